@@ -1,0 +1,210 @@
+"""Settings for the clinic back office: one module, driven by environment variables.
+
+Every value that differs between a laptop and production is read from the
+environment through django-environ (https://django-environ.readthedocs.io/). A
+``.env`` file in the project directory is read first when present; ``make run``
+and ``make test`` write one with ``DEBUG=true`` for development. Variables set in
+the real environment win over the file.
+
+Variables: ``DEBUG`` (bool, default false), ``SECRET_KEY`` (required unless DEBUG),
+``DATABASE_URL`` (default: SQLite file ``db.sqlite3`` here), ``ALLOWED_HOSTS``
+(comma-separated), ``TIME_ZONE`` (IANA name, default UTC), ``CSRF_TRUSTED_ORIGINS``,
+``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``EMAIL_URL``, ``DEFAULT_FROM_EMAIL``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+# GENERAL
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+
+# A development key is only acceptable while DEBUG is on; production must bring
+# its own, or sessions and password-reset tokens could be forged.
+if DEBUG:
+    SECRET_KEY = env.str(
+        "SECRET_KEY", default="django-insecure-development-only-key-do-not-deploy"
+    )
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. It is required when DEBUG is off; set it in the "
+            "environment (or set DEBUG=true for development)."
+        )
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+ROOT_URLCONF = "backoffice.urls"
+WSGI_APPLICATION = "backoffice.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# DATABASES
+# ------------------------------------------------------------------------------
+# SQLite is the embedded default so a new user needs nothing installed;
+# production uses PostgreSQL: DATABASE_URL=postgres://user:pass@host:5432/name
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Wait for a lock instead of failing at once while another process writes
+    # (make run serves while import_synthea may still be writing).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+
+# APPS
+# ------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    # jazzmin must come before django.contrib.admin: it overrides its templates.
+    "jazzmin",
+    # Ours first, so templates/admin overrides and app templates win.
+    "admin_ext",
+    "people",
+    "clinic",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "import_export",
+    "simple_history",
+    "guardian",
+    "django_filters",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Sets the history_user of every historical row written during a request.
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# AUTHENTICATION
+# ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "people.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # Per-object permissions (a doctor's own patients).
+    "guardian.backends.ObjectPermissionBackend",
+]
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# guardian: no anonymous user row; anonymous visitors never hold object permissions.
+ANONYMOUS_USER_NAME = None
+# guardian: a missing object permission answers 404, never 403 (hidden reads as missing).
+GUARDIAN_RAISE_403 = False
+GUARDIAN_RENDER_403 = False
+
+# STATIC AND MEDIA
+# ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# EMAIL
+# ------------------------------------------------------------------------------
+# Development prints mail (password reset links) to the console.
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
+)
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="backoffice@localhost")
+
+# SECURITY
+# ------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# LOGGING
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# THIRD-PARTY APPS
+# ------------------------------------------------------------------------------
+# django-import-export: import and export each need their own model permission
+# (clinic.import_patient, clinic.export_patient, ...); the library's default lets
+# every staff user with admin access import.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+# simple-history is the audit trail; one admin LogEntry per imported row would
+# double the writes and say less.
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
+
+IMPORT_EXPORT_FORMATS = [CSV, XLSX]
+
+# django-simple-history: reverting from history would write without a service
+# (no reason, no permission update), so it is off.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
+# django-jazzmin
+from admin_ext.jazzmin import JAZZMIN_SETTINGS, JAZZMIN_UI_TWEAKS  # noqa: E402,F401

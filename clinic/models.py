@@ -1,0 +1,270 @@
+"""Clinic data: sites (``Organization``), ``Doctor`` and ``Patient``, with their querysets.
+
+Field meanings follow Synthea's CSV columns (https://github.com/synthetichealth/synthea/wiki/CSV-File-Data-Dictionary):
+``external_id`` holds Synthea's ``Id`` (a UUID), so re-importing matches rows.
+Writes go through ``clinic/services.py``; do not call ``save()`` from views.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from simple_history.models import HistoricalRecords
+
+from clinic.querysets import DoctorQuerySet, PatientQuerySet
+
+
+class Gender(models.TextChoices):
+    """Administrative gender as Synthea writes it (``M``/``F``)."""
+
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+    OTHER = "O", _("Other")
+    UNKNOWN = "U", _("Unknown")
+
+
+class Organization(models.Model):
+    """A clinic site (Synthea ``organizations.csv``)."""
+
+    external_id = models.CharField(_("external ID"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=50, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=10, blank=True)
+    phone = models.CharField(_("phone"), max_length=60, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        ordering = ["name"]
+        permissions = [
+            ("import_organization", "Can import organizations"),
+            ("export_organization", "Can export organizations"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.city}, {self.state})" if self.city else self.name
+
+
+class Doctor(models.Model):
+    """A provider (Synthea ``providers.csv``), optionally linked to a login ``User``.
+
+    A doctor with a linked user can sign in and sees the patients whose primary
+    doctor they are (object permissions granted by the assignment service).
+    """
+
+    external_id = models.CharField(_("external ID"), max_length=64, unique=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    specialty = models.CharField(_("specialty"), max_length=100, blank=True)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="doctors",
+        verbose_name=_("organization"),
+    )
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=60, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=50, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=10, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="doctor",
+        verbose_name=_("login"),
+    )
+
+    objects = DoctorQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("doctor")
+        verbose_name_plural = _("doctors")
+        ordering = ["last_name", "first_name"]
+        indexes = [models.Index(fields=["last_name", "first_name"])]
+        permissions = [
+            ("import_doctor", "Can import doctors"),
+            ("export_doctor", "Can export doctors"),
+        ]
+
+    def __str__(self):
+        return f"Dr. {self.first_name} {self.last_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Patient(models.Model):
+    """A patient (Synthea ``patients.csv``) with a medical record number and a primary doctor.
+
+    ``status`` is ``active`` or ``archived``; archiving is the only "delete" staff get.
+    ``ssn`` is PHI: shown masked to users without ``clinic.view_ssn``.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        ARCHIVED = "archived", _("Archived")
+
+    class MaritalStatus(models.TextChoices):
+        MARRIED = "M", _("Married")
+        SINGLE = "S", _("Single")
+        DIVORCED = "D", _("Divorced")
+        WIDOWED = "W", _("Widowed")
+
+    external_id = models.CharField(_("external ID"), max_length=64, unique=True)
+    mrn = models.CharField(
+        _("MRN"),
+        max_length=20,
+        unique=True,
+        editable=False,
+        help_text=_("Medical record number, assigned by the back office."),
+    )
+    prefix = models.CharField(_("prefix"), max_length=20, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    middle_name = models.CharField(_("middle name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100)
+    suffix = models.CharField(_("suffix"), max_length=20, blank=True)
+    maiden_name = models.CharField(_("maiden name"), max_length=100, blank=True)
+    birth_date = models.DateField(_("birth date"))
+    death_date = models.DateField(_("death date"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
+    marital_status = models.CharField(
+        _("marital status"), max_length=1, choices=MaritalStatus.choices, blank=True
+    )
+    race = models.CharField(_("race"), max_length=50, blank=True)
+    ethnicity = models.CharField(_("ethnicity"), max_length=50, blank=True)
+    ssn = models.CharField(_("SSN"), max_length=11, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=50, blank=True)
+    county = models.CharField(_("county"), max_length=100, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=10, blank=True)
+    primary_doctor = models.ForeignKey(
+        Doctor,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patients",
+        verbose_name=_("primary doctor"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("created by"),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("updated by"),
+    )
+
+    objects = PatientQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"]),
+            models.Index(fields=["birth_date"]),
+        ]
+        permissions = [
+            ("view_ssn", "Can view unmasked SSNs"),
+            ("import_patient", "Can import patients"),
+            ("export_patient", "Can export patients"),
+        ]
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
+
+    @property
+    def masked_ssn(self) -> str:
+        """The SSN with all but the last four digits hidden (``***-**-6789``), or ''."""
+        return mask_ssn(self.ssn)
+
+
+def mask_ssn(ssn: str) -> str:
+    """Mask an SSN to ``***-**-NNNN`` (last four digits kept); '' stays ''.
+
+    The masking rule is DESIGN.md's PHI rule; the last-four convention is the usual
+    one for SSNs on screens and statements.
+    """
+    if not ssn:
+        return ""
+    digits = "".join(ch for ch in ssn if ch.isdigit())
+    return f"***-**-{digits[-4:]}" if len(digits) >= 4 else "***-**-****"
+
+
+class UnassignedPatient(Patient):
+    """Work queue: active patients without a primary doctor (admin proxy)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("unassigned patient")
+        verbose_name_plural = _("unassigned patients")
+
+
+class ArchivedPatient(Patient):
+    """Work queue: archived patients, restorable (admin proxy)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("archived patient")
+        verbose_name_plural = _("archived patients")
+
+
+class PatientUserObjectPermission(UserObjectPermissionBase):
+    """guardian's per-user patient grant with a real foreign key.
+
+    A direct FK (instead of guardian's generic ``object_pk`` text column) lets
+    ``visible_to`` join on an indexed integer; see guardian's "Direct foreign keys"
+    docs (https://django-guardian.readthedocs.io/en/stable/userguide/performance.html).
+    """
+
+    content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
+
+
+class PatientGroupObjectPermission(GroupObjectPermissionBase):
+    """guardian's per-group patient grant with a real foreign key (see above)."""
+
+    content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
+
+
+class Sequence(models.Model):
+    """A named counter (MRN numbers); bumped only by ``clinic.services.mrn_allocate``."""
+
+    name = models.CharField(max_length=50, unique=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name}={self.value}"

@@ -1,0 +1,65 @@
+"""Roles as data: each role is a Django ``Group`` holding these model permissions.
+
+The table is DESIGN.md's "Who uses it". A data migration applies it and
+``python manage.py sync_roles`` re-applies it (adding and removing permissions so
+each group holds exactly this list). Per-object access (a doctor's own patients)
+is not here: it comes from django-guardian grants made by the services.
+"""
+
+ADMINISTRATOR = "Administrator"
+FRONT_DESK = "Front desk"
+DOCTOR = "Doctor"
+DATA_STEWARD = "Data steward"
+AUDITOR = "Auditor"
+
+#: The role a new user gets when none is chosen.
+DEFAULT_ROLE = FRONT_DESK
+
+
+def _crud(model: str, *actions: str) -> list[str]:
+    app = "people" if model in ("user", "profile", "loginevent") else "clinic"
+    return [f"{app}.{action}_{model}" for action in actions]
+
+
+_PATIENT_MODELS = ("patient", "unassignedpatient", "archivedpatient")
+
+ROLES: dict[str, list[str]] = {
+    ADMINISTRATOR: [
+        *_crud("organization", "view", "add", "change", "import", "export"),
+        *_crud("doctor", "view", "add", "change", "import", "export"),
+        *_crud("patient", "view", "add", "change", "import", "export"),
+        "clinic.view_ssn",
+        *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view", "change")],
+        *_crud("user", "view", "add", "change"),
+        *_crud("profile", "view", "change"),
+        *_crud("loginevent", "view"),
+        "auth.view_group",
+    ],
+    FRONT_DESK: [
+        *_crud("organization", "view"),
+        *_crud("doctor", "view"),
+        *_crud("patient", "view", "add", "change"),
+        *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view", "change")],
+    ],
+    # Patients come per object: view_patient/change_patient on each patient the
+    # doctor is primary for (granted by clinic.services.patient_assign_primary_doctor).
+    DOCTOR: [
+        *_crud("organization", "view"),
+        *_crud("doctor", "view"),
+    ],
+    DATA_STEWARD: [
+        *_crud("organization", "view", "add", "change", "import", "export"),
+        *_crud("doctor", "view", "add", "change", "import", "export"),
+        *_crud("patient", "view", "add", "change", "import", "export"),
+        *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view", "change")],
+    ],
+    AUDITOR: [
+        *_crud("organization", "view", "export"),
+        *_crud("doctor", "view", "export"),
+        *_crud("patient", "view", "export"),
+        *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view")],
+        *_crud("user", "view"),
+        *_crud("loginevent", "view"),
+        "auth.view_group",
+    ],
+}
