@@ -29,17 +29,15 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # A development key is only acceptable while DEBUG is on; production must bring
 # its own, or sessions and password-reset tokens could be forged.
+# An empty value counts as unset.
+SECRET_KEY = env.str("SECRET_KEY", default="")
 if DEBUG:
-    SECRET_KEY = env.str(
-        "SECRET_KEY", default="django-insecure-development-only-key-do-not-deploy"
+    SECRET_KEY = SECRET_KEY or "django-insecure-development-only-key-do-not-deploy"
+elif not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. It is required when DEBUG is off; set it in the "
+        "environment (or set DEBUG=true for development)."
     )
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    if not SECRET_KEY:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. It is required when DEBUG is off; set it in the "
-            "environment (or set DEBUG=true for development)."
-        )
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -150,7 +148,9 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            # WhiteNoise's compressed manifest storage, plus a URL for directories
+            # (jazzmin issue #684; see backoffice/storage.py).
+            else "backoffice.storage.ManifestStaticFilesStorage"
         )
     },
 }
