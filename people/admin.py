@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from people import services
-from people.forms import UserChangeForm, UserCreationForm
+from people.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from people.models import LoginEvent, Profile, User
 
 
@@ -26,6 +26,7 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
 
     form = UserChangeForm
     add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     inlines = [ProfileInline]
     list_display = ["email", "first_name", "last_name", "roles", "is_active", "last_login"]
     list_filter = ["is_active", "is_superuser", "groups"]
@@ -68,23 +69,51 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
             readonly += ["is_superuser"]
         return readonly
 
-    def save_model(self, request, obj, form, change):
+    def has_change_permission(self, request, obj=None):
+        # Only an operator may change a superuser: anyone else with change_user could
+        # set an operator's password or email and sign in with every permission.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_form(self, request, form, change):
+        """On the add page, create the user through ``people.services.user_create``.
+
+        The add form only collects the input; the service sets the password, gives
+        the chosen role and writes the history row (actor, reason), and the
+        post_save receiver adds the Profile. The admin then carries on (log entry,
+        redirect) with the saved user. The change page keeps Django's behaviour;
+        ``save_model`` writes it through ``user_update``.
+        """
         if change:
-            changed = ", ".join(form.changed_data) or "nothing"
-            services.user_update(user=obj, actor=request.user, reason=f"Changed in admin: {changed}")
-            return
-        created = services.user_create(
-            email=obj.email,
+            return super().save_form(request, form, change)
+        return services.user_create(
+            email=form.cleaned_data["email"],
             password=form.cleaned_data.get("password1") or None,
-            first_name=obj.first_name,
-            last_name=obj.last_name,
+            first_name=form.cleaned_data.get("first_name", ""),
+            last_name=form.cleaned_data.get("last_name", ""),
             role=form.cleaned_data.get("role"),
             actor=request.user,
             reason="Created in admin",
         )
-        # The admin goes on with this instance (redirect, log entry).
-        obj.pk = created.pk
-        obj._state = created._state
+
+    def save_model(self, request, obj, form, change):
+        """Save a changed user through ``people.services.user_update`` (added users are
+        already saved by ``save_form``)."""
+        if change:
+            services.user_update(user=obj, actor=request.user, reason=self.change_reason(form))
+
+    def save_related(self, request, form, formsets, change):
+        # The add form has no many-to-many fields and the service already saved
+        # the user; there is nothing of the form's left to save.
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    @staticmethod
+    def change_reason(form) -> str:
+        """The history reason for a change-form save: the changed fields' labels."""
+        changed = [str(form.fields[name].label or name) for name in form.changed_data]
+        return f"Changed in admin: {', '.join(changed)}" if changed else "Saved in admin"
 
     def has_delete_permission(self, request, obj=None):
         # Deactivate instead: deleting a user would orphan their audit trail.

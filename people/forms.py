@@ -27,3 +27,16 @@ class UserChangeForm(auth_forms.UserChangeForm):
     class Meta(auth_forms.UserChangeForm.Meta):
         model = User
         fields = "__all__"
+
+
+class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
+    """The admin's set-password form; the history row it writes carries a reason.
+
+    The password itself is excluded from history; the row records that it changed,
+    who changed it (simple-history's request middleware) and why.
+    """
+
+    def save(self, commit=True):
+        """Set the password (Django's form) with ``"Password changed in admin"`` as reason."""
+        self.user._change_reason = "Password changed in admin"
+        return super().save(commit)
