@@ -124,7 +124,9 @@ def roles_sync(*, group_model=Group, permission_model=Permission) -> dict[str, i
                     )
                 )
             except permission_model.DoesNotExist:
-                raise ValueError(f"Role {name!r} names a permission that does not exist: {dotted}")
+                raise ValueError(
+                    f"Role {name!r} names a permission that does not exist: {dotted}"
+                ) from None
         group.permissions.set(perms)
         counts[name] = len(perms)
     return counts

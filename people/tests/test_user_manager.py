@@ -1,5 +1,6 @@
 """The email-login User manager (create_user, create_superuser) and the Profile receiver."""
 
+from django.db import IntegrityError
 from django.test import TestCase
 
 from people.models import Profile, User
@@ -36,7 +37,7 @@ class UserManagerTests(TestCase):
 
     def test_it_rejects_a_duplicate_email(self):
         User.objects.create_user("dup@example.com")
-        with self.assertRaises(Exception):
+        with self.assertRaises(IntegrityError):
             User.objects.create_user("dup@example.com")
 
 
