@@ -1,21 +1,51 @@
 # Clinic back office. `make run` and `make test` are the two commands in the README.
-PYTHON ?= python3.11
+#
+#   make run    development server with demo data at http://127.0.0.1:$(PORT)/
+#   make test   the whole test suite (pytest, SQLite unless DATABASE_URL says otherwise)
+#   make serve  production mode: DEBUG=False, collectstatic, gunicorn (needs SECRET_KEY)
+#   make lint   ruff
+
+# Python 3.11 where there is one (pyproject.toml pins it), else the machine's python3.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
 PORT ?= 8000
+# gunicorn worker processes for `make serve` (2 cores here: 2 workers).
+WORKERS ?= 2
 
-.PHONY: run test venv
+.PHONY: run test serve lint venv
 
+# Re-installs when a requirements file changes. requirements-dev.txt includes
+# requirements.txt and adds the test tools and Faker (demo data for make run).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Development settings for a new checkout; an existing .env is never overwritten.
 .env:
 	printf 'DEBUG=true\n' > .env
 
 venv: $(VENV)/.installed .env
 
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Serving the back office at http://$(HOST):$(PORT)/ (Ctrl-C stops it)."
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
 test: venv
 	$(PY) -m pytest
+
+# Production mode. Settings refuse to start without SECRET_KEY when DEBUG is off;
+# set ALLOWED_HOSTS too (and DATABASE_URL for PostgreSQL). See docs/operations.md.
+serve: $(VENV)/.installed
+	DEBUG=false $(PY) manage.py migrate --noinput
+	DEBUG=false $(PY) manage.py collectstatic --noinput
+	DEBUG=false $(VENV)/bin/gunicorn backoffice.wsgi \
+		--bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+lint: venv
+	$(VENV)/bin/ruff check .
