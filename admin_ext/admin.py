@@ -108,7 +108,10 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
         return super().has_change_permission(request)
 
     def _uses_object_permissions(self) -> bool:
-        return hasattr(self.model._default_manager, "visible_to")
+        # Object grants are held on the concrete model (a doctor's patients). The
+        # proxy work queues (unassigned, archived) are for roles holding their
+        # model permission; a grant on one patient does not open a queue.
+        return hasattr(self.model._default_manager, "visible_to") and not self.opts.proxy
 
     def _may(self, request, action: str, obj) -> bool:
         if self._has_model_perm(request, action):
@@ -138,11 +141,35 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
             qs = qs.order_by(*ordering)
         return qs
 
+    def _hidden_or_missing(self, request, object_id) -> bool:
+        """True when ``object_id`` is not among the rows ``request.user`` may see.
+
+        ``get_object`` filters ``get_queryset`` (the visibility rule) and answers
+        None for a malformed id too, so all three cases read the same.
+        """
+        return self.get_object(request, unquote(object_id)) is None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Django asks has_view_or_change_permission(request, None) before it finds
+        # out that the object is missing, so a user without any visible row would
+        # get 403 for a hidden patient and for a missing one alike, while a user
+        # with some rows gets the "doesn't exist" redirect. Answer the redirect
+        # first, for everyone: hidden reads as missing.
+        if object_id is not None and self._hidden_or_missing(request, object_id):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the latest historical row when the object
         # is not in get_queryset and then answers 403, which would reveal that a
         # hidden patient exists. Hidden reads as missing.
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+        if self._hidden_or_missing(request, object_id):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         return super().history_view(request, object_id, extra_context)
 
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # The page of one historical version loads the row straight from the
+        # history table; check the live object against the visibility rule first.
+        if self._hidden_or_missing(request, object_id):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)

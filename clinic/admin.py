@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from admin_ext.admin import ClinicModelAdmin, ReasonForm
 from clinic import resources, services
@@ -110,6 +111,16 @@ class DoctorAdmin(ClinicModelAdmin):
         return services.doctor_save(doctor=obj, actor=request.user, reason=reason)
 
 
+class MaskedSSNHistoryHelper(HistoricalRecordContextHelper):
+    """Formats history diffs with SSNs masked (for users without ``clinic.view_ssn``)."""
+
+    def prepare_delta_change_value(self, change, value):
+        """Mask the old and new SSN; other fields as simple-history formats them."""
+        if change.field == "ssn":
+            return mask_ssn(value or "")
+        return super().prepare_delta_change_value(change, value)
+
+
 class PatientForm(ReasonForm):
     """The patient change form: the service's primary-doctor rule shows on the form."""
 
@@ -152,7 +163,7 @@ class PatientAdmin(ClinicModelAdmin):
         "first_name",
         "birth_date",
         "gender",
-        "ssn_display",
+        "ssn",
         "primary_doctor",
         "city",
         "state",
@@ -174,68 +185,118 @@ class PatientAdmin(ClinicModelAdmin):
     readonly_fields = ["mrn", "masked_ssn", "created_at", "created_by", "updated_at", "updated_by"]
     actions = ["archive_patients", "assign_primary_doctor"]
 
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "mrn",
+                    ("prefix", "first_name", "middle_name", "last_name", "suffix"),
+                    "maiden_name",
+                    "external_id",
+                ]
+            },
+        ),
+        (
+            "Demographics",
+            {
+                "fields": [
+                    ("birth_date", "death_date"),
+                    ("gender", "marital_status"),
+                    ("race", "ethnicity"),
+                    "ssn",
+                ]
+            },
+        ),
+        ("Address", {"fields": ["address", "city", "county", "state", "zip"]}),
+        ("Care", {"fields": ["primary_doctor", "status"]}),
+        ("Record", {"fields": [("created_at", "created_by"), ("updated_at", "updated_by")]}),
+    ]
+
+    @staticmethod
+    def may_see_ssn(request) -> bool:
+        """Whether ``request.user`` may see unmasked SSNs (``clinic.view_ssn``)."""
+        return request.user.has_perm("clinic.view_ssn")
+
     def get_fieldsets(self, request, obj=None):
-        ssn = "ssn" if request.user.has_perm("clinic.view_ssn") else "masked_ssn"
-        fieldsets = [
+        """The declared fieldsets, with the masked SSN for users without view_ssn."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.may_see_ssn(request):
+            return fieldsets
+        # A fresh structure: the class attribute is shared by every request.
+        return [
             (
-                None,
+                name,
                 {
+                    **opts,
                     "fields": [
-                        "mrn",
-                        ("prefix", "first_name", "middle_name", "last_name", "suffix"),
-                        "maiden_name",
-                        "external_id",
-                    ]
+                        "masked_ssn" if field == "ssn" else field
+                        for field in opts.get("fields", ())
+                    ],
                 },
-            ),
-            (
-                "Demographics",
-                {
-                    "fields": [
-                        ("birth_date", "death_date"),
-                        ("gender", "marital_status"),
-                        ("race", "ethnicity"),
-                        ssn,
-                    ]
-                },
-            ),
-            ("Address", {"fields": ["address", "city", "county", "state", "zip"]}),
-            ("Care", {"fields": ["primary_doctor", "status"]}),
-            ("Record", {"fields": [("created_at", "created_by"), ("updated_at", "updated_by")]}),
+            )
+            for name, opts in fieldsets
         ]
-        self.fieldsets = fieldsets
-        return super().get_fieldsets(request, obj)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if not request.user.has_perm("clinic.view_ssn"):
-            # Without view_ssn the SSN never reaches the page, not even as a hidden input.
-            kwargs["exclude"] = [*(kwargs.get("exclude") or []), "ssn"]
-        return super().get_form(request, obj, change, **kwargs)
+    def get_exclude(self, request, obj=None):
+        """Leave the SSN out of the form for users without ``clinic.view_ssn``."""
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not self.may_see_ssn(request):
+            # Without view_ssn the SSN never reaches the page, not even as a hidden
+            # input. (Passing exclude= to get_form would replace the readonly fields
+            # Django excludes there, so it goes through this hook instead.)
+            exclude.append("ssn")
+        return exclude
 
-    @admin.display(description="SSN")
-    def ssn_display(self, obj):
-        return obj.ssn if self._may_see_ssn else mask_ssn(obj.ssn)
+    def get_list_display(self, request):
+        """The columns, with the SSN masked for users without ``clinic.view_ssn``."""
+        ssn = "ssn" if self.may_see_ssn(request) else "masked_ssn"
+        return [ssn if name == "ssn" else name for name in super().get_list_display(request)]
 
     @admin.display(description="SSN")
     def masked_ssn(self, obj):
         return mask_ssn(obj.ssn) if obj else ""
 
-    def changelist_view(self, request, extra_context=None):
-        self._may_see_ssn = request.user.has_perm("clinic.view_ssn")
-        return super().changelist_view(request, extra_context)
+    def get_historical_record_context_helper(self, request, historical_record):
+        """simple-history's diff formatter, masking SSN values without view_ssn."""
+        if self.may_see_ssn(request):
+            return super().get_historical_record_context_helper(request, historical_record)
+        return MaskedSSNHistoryHelper(self.model, historical_record)
 
     def write(self, request, obj, reason):
         return services.patient_save(patient=obj, actor=request.user, reason=reason)
 
     # -- actions ----------------------------------------------------------------
 
+    def _apply(self, request, queryset, write) -> int:
+        """Call ``write(patient)`` for each patient the user may change; return the count.
+
+        A ``ValidationError`` from the service becomes an error message naming the
+        patient (never a 500); the other patients are still written, each in its
+        own transaction, as the service runs one per call.
+        """
+        done = 0
+        for patient in queryset:
+            if not self.has_change_permission(request, patient):
+                continue
+            try:
+                write(patient)
+            except ValidationError as exc:
+                self.message_user(request, f"{patient}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                done += 1
+        return done
+
     @admin.action(description="Archive selected patients", permissions=["change"])
     def archive_patients(self, request, queryset):
-        archived = 0
-        for patient in queryset.filter(status=Patient.Status.ACTIVE):
-            if self.has_change_permission(request, patient):
-                services.patient_archive(patient=patient, actor=request.user, reason="Archived in admin")
-                archived += 1
+        """Archive the selected active patients through ``services.patient_archive``."""
+        archived = self._apply(
+            request,
+            queryset.filter(status=Patient.Status.ACTIVE),
+            lambda patient: services.patient_archive(
+                patient=patient, actor=request.user, reason="Archived in admin"
+            ),
+        )
         self.message_user(
             request,
             ngettext("Archived %d patient.", "Archived %d patients.", archived) % archived,
@@ -248,13 +309,13 @@ class PatientAdmin(ClinicModelAdmin):
         form = AssignDoctorForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             doctor, reason = form.cleaned_data["doctor"], form.cleaned_data["reason"]
-            done = 0
-            for patient in queryset.select_related("primary_doctor"):
-                if self.has_change_permission(request, patient):
-                    services.patient_assign_primary_doctor(
-                        patient=patient, doctor=doctor, actor=request.user, reason=reason
-                    )
-                    done += 1
+            done = self._apply(
+                request,
+                queryset.select_related("primary_doctor"),
+                lambda patient: services.patient_assign_primary_doctor(
+                    patient=patient, doctor=doctor, actor=request.user, reason=reason
+                ),
+            )
             self.message_user(
                 request,
                 ngettext(
@@ -319,11 +380,14 @@ class ArchivedPatientAdmin(PatientAdmin):
 
     @admin.action(description="Restore selected patients", permissions=["change"])
     def restore_patients(self, request, queryset):
-        restored = 0
-        for patient in queryset:
-            if self.has_change_permission(request, patient):
-                services.patient_restore(patient=patient, actor=request.user, reason="Restored in admin")
-                restored += 1
+        """Return the selected archived patients to active (``services.patient_restore``)."""
+        restored = self._apply(
+            request,
+            queryset,
+            lambda patient: services.patient_restore(
+                patient=patient, actor=request.user, reason="Restored in admin"
+            ),
+        )
         self.message_user(
             request,
             ngettext("Restored %d patient.", "Restored %d patients.", restored) % restored,

@@ -1,0 +1,48 @@
+"""Patient querysets: active, archived, unassigned and the visibility rule visible_to."""
+
+from django.contrib.auth.models import AnonymousUser
+
+from admin_ext.testing import ClinicTestCase
+from clinic import services
+from clinic.models import Doctor, Patient
+from clinic.tests.factories import DoctorFactory, PatientFactory
+
+
+class PatientQuerySetTests(ClinicTestCase):
+    def test_it_splits_active_archived_and_unassigned(self):
+        archived = PatientFactory(status=Patient.Status.ARCHIVED)
+        self.assertEqual(set(Patient.objects.active()), {self.alice_patient, self.other_patient})
+        self.assertEqual(list(Patient.objects.archived()), [archived])
+        self.assertEqual(list(Patient.objects.unassigned()), [self.other_patient])
+
+    def test_it_lists_active_doctors(self):
+        retired = DoctorFactory(active=False)
+        self.assertNotIn(retired, Doctor.objects.active())
+        self.assertIn(self.dr_alice, Doctor.objects.active())
+
+
+class VisibleToTests(ClinicTestCase):
+    def test_it_shows_everything_to_model_permission_holders(self):
+        for user in (self.operator, self.admin, self.front_desk, self.steward, self.auditor):
+            with self.subTest(user=user.email):
+                self.assertEqual(Patient.objects.visible_to(user).count(), 2)
+
+    def test_it_shows_a_doctor_only_the_granted_patients(self):
+        self.assertEqual(list(Patient.objects.visible_to(self.alice)), [self.alice_patient])
+        self.assertEqual(list(Patient.objects.visible_to(self.alice, "change")), [self.alice_patient])
+        self.assertFalse(Patient.objects.visible_to(self.bob).exists())
+
+    def test_it_lets_the_auditor_view_but_not_change(self):
+        self.assertEqual(Patient.objects.visible_to(self.auditor, "change").count(), 0)
+
+    def test_it_fails_closed_for_anonymous_and_inactive_users(self):
+        self.assertFalse(Patient.objects.visible_to(AnonymousUser()).exists())
+        self.assertFalse(Patient.objects.visible_to(None).exists())
+        self.front_desk.is_active = False
+        self.assertFalse(Patient.objects.visible_to(self.front_desk).exists())
+
+    def test_it_follows_assignments(self):
+        services.patient_assign_primary_doctor(
+            patient=self.other_patient, doctor=self.dr_bob, actor=None, reason="r"
+        )
+        self.assertEqual(list(Patient.objects.visible_to(self.bob)), [self.other_patient])
