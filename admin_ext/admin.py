@@ -23,8 +23,10 @@ history); grants come from assignments (``clinic.services``).
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.text import get_text_list
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -91,6 +93,49 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    # -- import and export (resources: admin_ext.imports, clinic.resources) -------
+
+    def has_import_permission(self, request):
+        # import_<model> alone is not enough: import matches rows model-wide
+        # (ServiceModelResource.get_queryset), so it also takes the model-wide add
+        # and change permissions; per-object grants never allow an import.
+        opts = self.opts
+        return super().has_import_permission(request) and all(
+            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("add", "change")
+        )
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        """The importing user goes to the Resource: actor of every write."""
+        return {**super().get_import_resource_kwargs(request, **kwargs), "user": request.user}
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        """The exporting user goes to the Resource: it masks SSNs without view_ssn."""
+        return {**super().get_export_resource_kwargs(request, **kwargs), "user": request.user}
+
+    def get_export_resource_classes(self, request):
+        """Export writes the native format only; Synthea formats are import-only."""
+        return [r for r in super().get_export_resource_classes(request) if getattr(r, "exportable", True)]
+
+    def process_result(self, result, request):
+        # The confirm step imports again; if the data changed since the preview and
+        # a row is now invalid, the resource has rolled everything back: say so
+        # instead of the library's "Import finished".
+        if getattr(result, "problems", None):
+            for problem in result.problems[:20]:
+                messages.error(request, str(problem))
+            messages.error(request, "Nothing was imported: the file has invalid rows.")
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
+        return super().process_result(result, request)
+
+    def add_success_message(self, result, request):
+        counts = result.counts
+        messages.success(
+            request,
+            f"Import finished: {counts['new']} new, {counts['changed']} changed and "
+            f"{counts['unchanged']} unchanged {self.opts.verbose_name_plural}.",
+        )
 
     # -- reads ------------------------------------------------------------------
 

@@ -1,50 +1,379 @@
-"""django-import-export Resources for the native CSV and Synthea CSV formats.
+"""django-import-export Resources: the native CSV and Synthea's CSV files, for the admin and
+``import_synthea``.
 
-(First cut: the native formats only map model fields; Synthea formats follow.)
+Native format (``OrganizationResource``, ``DoctorResource``, ``PatientResource``):
+what export writes, import reads back unchanged. Columns are the model field
+names; foreign keys (``organization``, ``primary_doctor``) are written as the
+related row's ``external_id``; dates are ``YYYY-MM-DD``; booleans ``1``/``0``.
+A patient's ``mrn`` is exported but assigned by the back office, so import
+ignores it. ``ssn`` is exported masked (``***-**-6789``) to users without
+``clinic.view_ssn``, and a masked SSN read back never overwrites the stored one.
+
+Synthea formats (``SyntheaOrganizationResource``, ``SyntheaProviderResource``,
+``SyntheaPatientResource``): ``organizations.csv``, ``providers.csv`` and
+``patients.csv`` read unmodified, in every column version seen so far (with or
+without MIDDLE, FIPS, INCOME, UTILIZATION or ENCOUNTERS/PROCEDURES). Column
+meanings come from Synthea's CSV data dictionary,
+https://github.com/synthetichealth/synthea/wiki/CSV-File-Data-Dictionary ; the
+file syntax is RFC 4180. Columns not listed here are ignored. These formats are
+import-only.
+
+Shared behaviour (service writes, validation, row/column/value errors, row
+numbering: spreadsheet rows with the header as row 1) lives in
+``admin_ext.imports.ServiceModelResource``.
 """
 
-from import_export import resources
+import re
 
-from clinic.models import Doctor, Organization, Patient
+from import_export.fields import Field
+
+from admin_ext.imports import (
+    ExternalIdWidget,
+    ReadonlyField,
+    ServiceModelResource,
+    StrictDateWidget,
+    TextWidget,
+)
+from clinic import services
+from clinic.models import Doctor, Organization, Patient, mask_ssn
+
+_MASKED_SSN = re.compile(r"^\*{3}-\*{2}-(\d{4}|\*{4})$")
 
 
-class OrganizationResource(resources.ModelResource):
-    class Meta:
+# -- value rules ---------------------------------------------------------------------
+
+
+def normalize_zip(text: str) -> str:
+    """A US ZIP code as ``12345`` or ``12345-6789``, repaired from Synthea's shapes.
+
+    Synthea writes ZIPs as text in several shapes (see the SOURCE.md of each set
+    under ``../shared/data/synthea``): 9 digits without a hyphen become ZIP+4
+    (``020722571`` -> ``02072-2571``); a code that lost its leading zero to a
+    spreadsheet gets it back (``2128`` -> ``02128``, 8 digits -> ZIP+4);
+    ``00000`` (Synthea's "unknown") becomes ''. Anything else is kept as written.
+    """
+    value = (text or "").strip()
+    if not value:
+        return ""
+    digits = value.replace("-", "")
+    if not digits.isdigit():
+        return value
+    if set(digits) == {"0"}:
+        return ""
+    if len(digits) in (8, 9) and (len(digits) == len(value) or re.fullmatch(r"\d{4,5}-\d{4}", value)):
+        digits = digits.zfill(9)
+        return f"{digits[:5]}-{digits[5:]}"
+    if len(digits) == len(value) and 3 <= len(digits) <= 5:
+        return digits.zfill(5)
+    return value
+
+
+def normalize_phone(text: str) -> str:
+    """A phone number with its whitespace tidied, kept in the shape it came in.
+
+    Synthea's organizations write phones as ``8595723100``, ``859-431-3624``,
+    ``(781) 848-3100`` and once as ``978-342-9781 Or 978-342-9781``: runs of
+    spaces collapse to one, and alternatives joined by "or" that are the same
+    number become that one number. Different alternatives are kept as written.
+    """
+    value = " ".join((text or "").split())
+    alternatives = re.split(r"\s+or\s+", value, flags=re.IGNORECASE)
+    if len(alternatives) > 1:
+        numbers = {re.sub(r"\D", "", a) for a in alternatives}
+        if len(numbers) == 1:
+            return alternatives[0]
+    return value
+
+
+class ZipWidget(TextWidget):
+    """Synthea ZIP codes through :func:`normalize_zip`."""
+
+    def clean(self, value, row=None, **kwargs):
+        return normalize_zip(super().clean(value, row, **kwargs))
+
+
+class PhoneWidget(TextWidget):
+    """Synthea phone numbers through :func:`normalize_phone`."""
+
+    def clean(self, value, row=None, **kwargs):
+        return normalize_phone(super().clean(value, row, **kwargs))
+
+
+class SSNField(Field):
+    """A patient's SSN: masked on export and preview unless the user may see it.
+
+    ``reveal`` is set per resource instance from the user's ``clinic.view_ssn``.
+    On import a masked value (``***-**-6789``) leaves the stored SSN as it is, so
+    a masked export read back changes nothing.
+    """
+
+    reveal = False
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        if _MASKED_SSN.match(str(self.clean(row, **kwargs) or "")):
+            return
+        super().save(instance, row, is_m2m, **kwargs)
+
+    def export(self, instance, **kwargs):
+        value = self.get_value(instance) or ""
+        return value if self.reveal else mask_ssn(value)
+
+
+class ProviderNameField(Field):
+    """Synthea's provider NAME ("First Last") into ``first_name`` and ``last_name``.
+
+    The last whitespace-separated word is the last name and the rest the first
+    name (``María del Carmen27 Garza151`` -> ``María del Carmen27`` /
+    ``Garza151``); Synthea's numeric suffixes are kept. A single word raises
+    ``ValueError``.
+    """
+
+    model_fields = ("first_name", "last_name")
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        words = (self.clean(row, **kwargs) or "").split()
+        if len(words) == 1:
+            raise ValueError("is not a first and a last name separated by a space")
+        instance.first_name = " ".join(words[:-1])
+        instance.last_name = words[-1] if words else ""
+
+    def get_value(self, instance):
+        return " ".join(p for p in (instance.first_name, instance.last_name) if p)
+
+
+def _text(attribute: str, column: str) -> Field:
+    return Field(attribute=attribute, column_name=column, widget=TextWidget())
+
+
+def _date(attribute: str, column: str) -> Field:
+    return Field(attribute=attribute, column_name=column, widget=StrictDateWidget())
+
+
+class _SSNMixin:
+    """Sets the ``ssn`` field's ``reveal`` from the user (None, the system: revealed)."""
+
+    def __init__(self, user=None, **kwargs):
+        super().__init__(user=user, **kwargs)
+        self.fields["ssn"].reveal = user is None or user.has_perm("clinic.view_ssn")
+
+
+# -- native format -------------------------------------------------------------------
+
+
+class OrganizationResource(ServiceModelResource):
+    """Native CSV for organizations (clinic sites)."""
+
+    column_aliases = {}
+    required_columns = ("external_id", "name")
+
+    class Meta(ServiceModelResource.Meta):
         model = Organization
-        import_id_fields = ["external_id"]
-        exclude = ["id"]
-        skip_unchanged = True
-        report_skipped = True
-        clean_model_instances = True
+        name = "Organizations (native CSV)"
+        fields = ["external_id", "name", "address", "city", "state", "zip", "phone"]
+        export_order = fields
+
+    def write(self, instance, *, actor, reason):
+        return services.organization_save(organization=instance, actor=actor, reason=reason)
+
+
+class DoctorResource(ServiceModelResource):
+    """Native CSV for doctors; ``organization`` is the organization's external_id.
+
+    The login link (``user``) is not part of the file.
+    """
+
+    required_columns = ("external_id", "first_name", "last_name")
+
+    organization = Field(
+        attribute="organization", column_name="organization", widget=ExternalIdWidget(Organization)
+    )
+
+    class Meta(ServiceModelResource.Meta):
+        model = Doctor
+        name = "Doctors (native CSV)"
+        fields = [
+            "external_id",
+            "first_name",
+            "last_name",
+            "gender",
+            "specialty",
+            "organization",
+            "email",
+            "phone",
+            "address",
+            "city",
+            "state",
+            "zip",
+            "active",
+        ]
+        export_order = fields
+
+    def write(self, instance, *, actor, reason):
+        return services.doctor_save(doctor=instance, actor=actor, reason=reason)
+
+
+class PatientResource(_SSNMixin, ServiceModelResource):
+    """Native CSV for patients; ``primary_doctor`` is the doctor's external_id.
+
+    ``mrn`` is exported and ignored on import (new patients get one from
+    ``patient_save``); ``ssn`` follows :class:`SSNField`.
+    """
+
+    required_columns = ("external_id", "first_name", "last_name", "birth_date", "gender")
+    system_fields = ("mrn",)
+
+    mrn = ReadonlyField(attribute="mrn", column_name="mrn", widget=TextWidget())
+    ssn = SSNField(attribute="ssn", column_name="ssn", widget=TextWidget())
+    primary_doctor = Field(
+        attribute="primary_doctor", column_name="primary_doctor", widget=ExternalIdWidget(Doctor)
+    )
+
+    class Meta(ServiceModelResource.Meta):
+        model = Patient
+        name = "Patients (native CSV)"
+        fields = [
+            "external_id",
+            "mrn",
+            "prefix",
+            "first_name",
+            "middle_name",
+            "last_name",
+            "suffix",
+            "maiden_name",
+            "birth_date",
+            "death_date",
+            "gender",
+            "marital_status",
+            "race",
+            "ethnicity",
+            "ssn",
+            "address",
+            "city",
+            "state",
+            "county",
+            "zip",
+            "primary_doctor",
+            "status",
+        ]
+        export_order = fields
+
+    def write(self, instance, *, actor, reason):
+        return services.patient_save(patient=instance, actor=actor, reason=reason)
+
+
+# -- Synthea formats -----------------------------------------------------------------
 
 
 class SyntheaOrganizationResource(OrganizationResource):
-    pass
+    """Synthea ``organizations.csv``: Id, NAME, ADDRESS, CITY, STATE, ZIP, PHONE (others ignored)."""
 
+    exportable = False
+    required_columns = ("external_id", "name")
 
-class DoctorResource(resources.ModelResource):
-    class Meta:
-        model = Doctor
-        import_id_fields = ["external_id"]
-        exclude = ["id", "user"]
-        skip_unchanged = True
-        report_skipped = True
-        clean_model_instances = True
+    external_id = _text("external_id", "Id")
+    name = _text("name", "NAME")
+    address = _text("address", "ADDRESS")
+    city = _text("city", "CITY")
+    state = _text("state", "STATE")
+    zip = Field(attribute="zip", column_name="ZIP", widget=ZipWidget())
+    phone = Field(attribute="phone", column_name="PHONE", widget=PhoneWidget())
+
+    class Meta(OrganizationResource.Meta):
+        name = "Synthea organizations.csv"
 
 
 class SyntheaProviderResource(DoctorResource):
-    pass
+    """Synthea ``providers.csv`` to doctors: Id, ORGANIZATION, NAME, GENDER, SPECIALITY,
+    ADDRESS, CITY, STATE, ZIP (others, e.g. UTILIZATION or ENCOUNTERS, ignored).
 
+    NAME is split by :class:`ProviderNameField`; SPECIALITY (Synthea's spelling;
+    SPECIALTY is accepted too) becomes ``specialty``; ORGANIZATION is an
+    organization's external_id and must already exist.
+    """
 
-class PatientResource(resources.ModelResource):
-    class Meta:
-        model = Patient
-        import_id_fields = ["external_id"]
-        exclude = ["id"]
-        skip_unchanged = True
-        report_skipped = True
-        clean_model_instances = True
+    exportable = False
+    column_aliases = {"specialty": ("SPECIALITY", "SPECIALTY")}
+    required_columns = ("external_id", "name")
+
+    external_id = _text("external_id", "Id")
+    organization = Field(
+        attribute="organization", column_name="ORGANIZATION", widget=ExternalIdWidget(Organization)
+    )
+    name = ProviderNameField(attribute="first_name", column_name="NAME", widget=TextWidget())
+    gender = _text("gender", "GENDER")
+    specialty = _text("specialty", "SPECIALITY")
+    address = _text("address", "ADDRESS")
+    city = _text("city", "CITY")
+    state = _text("state", "STATE")
+    zip = Field(attribute="zip", column_name="ZIP", widget=ZipWidget())
+
+    class Meta(DoctorResource.Meta):
+        name = "Synthea providers.csv"
+        fields = [
+            "external_id",
+            "organization",
+            "name",
+            "gender",
+            "specialty",
+            "address",
+            "city",
+            "state",
+            "zip",
+        ]
+        export_order = fields
 
 
 class SyntheaPatientResource(PatientResource):
-    pass
+    """Synthea ``patients.csv``: Id, BIRTHDATE, DEATHDATE, SSN, PREFIX, FIRST, MIDDLE
+    (optional: only newer Synthea writes it), LAST, SUFFIX, MAIDEN, MARITAL, RACE,
+    ETHNICITY, GENDER, ADDRESS, CITY, STATE, COUNTY, ZIP (others, e.g. DRIVERS, FIPS,
+    INCOME, ignored). Names are kept as written, numeric suffixes included.
+    """
+
+    exportable = False
+    required_columns = ("external_id", "first_name", "last_name", "birth_date", "gender")
+
+    external_id = _text("external_id", "Id")
+    birth_date = _date("birth_date", "BIRTHDATE")
+    death_date = _date("death_date", "DEATHDATE")
+    ssn = SSNField(attribute="ssn", column_name="SSN", widget=TextWidget())
+    prefix = _text("prefix", "PREFIX")
+    first_name = _text("first_name", "FIRST")
+    middle_name = _text("middle_name", "MIDDLE")
+    last_name = _text("last_name", "LAST")
+    suffix = _text("suffix", "SUFFIX")
+    maiden_name = _text("maiden_name", "MAIDEN")
+    marital_status = _text("marital_status", "MARITAL")
+    race = _text("race", "RACE")
+    ethnicity = _text("ethnicity", "ETHNICITY")
+    gender = _text("gender", "GENDER")
+    address = _text("address", "ADDRESS")
+    city = _text("city", "CITY")
+    state = _text("state", "STATE")
+    county = _text("county", "COUNTY")
+    zip = Field(attribute="zip", column_name="ZIP", widget=ZipWidget())
+
+    class Meta(PatientResource.Meta):
+        name = "Synthea patients.csv"
+        fields = [
+            "external_id",
+            "birth_date",
+            "death_date",
+            "ssn",
+            "prefix",
+            "first_name",
+            "middle_name",
+            "last_name",
+            "suffix",
+            "maiden_name",
+            "marital_status",
+            "race",
+            "ethnicity",
+            "gender",
+            "address",
+            "city",
+            "state",
+            "county",
+            "zip",
+        ]
+        export_order = fields

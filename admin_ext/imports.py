@@ -1,0 +1,554 @@
+"""Shared import plumbing for django-import-export Resources (DESIGN.md, "Import and export").
+
+Every clinic Resource extends :class:`ServiceModelResource`, which
+
+- writes each row through a service function (``write``), with the importing user
+  as ``actor`` and ``"Imported from <file>"`` as the history reason; import-export
+  never calls ``instance.save()`` itself;
+- checks the whole file before anything is kept: header aliases are resolved,
+  missing columns and duplicate keys are reported, foreign keys are looked up
+  from one query per import, and the import runs in one transaction that is
+  rolled back when any row is invalid (validation errors included, which the
+  library's default would let through on confirm);
+- reports every problem as an :class:`ImportProblem` naming the row, the column
+  as the file spells it and the value, e.g.
+  ``Row 5, column BIRTHDATE: "1990-13-01" is not a valid date (YYYY-MM-DD)``;
+- skips rows that would change nothing (no save, no history row), so importing
+  the same file twice reports every row unchanged.
+
+Row numbers are spreadsheet row numbers: the header is row 1 and the first data
+row is row 2, as a spreadsheet program shows the file. (A quoted field spanning
+several physical lines, RFC 4180 section 2.6, still counts as one row.)
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from import_export import fields as ie_fields
+from import_export import resources, widgets
+from import_export.instance_loaders import ModelInstanceLoader
+from import_export.results import Result, RowResult
+
+logger = logging.getLogger(__name__)
+
+#: How many keys one ``IN (...)`` lookup carries; stays under SQLite's variable limit.
+LOOKUP_CHUNK = 500
+
+MSG_REQUIRED = "a value is required"
+MSG_BAD_DATE = "is not a valid date (YYYY-MM-DD)"
+MSG_BAD_BOOLEAN = "is not a yes/no value (1, 0, true or false)"
+MSG_DUPLICATE = "appears more than once in this file (first on row %(first)d)"
+MSG_UNKNOWN = "is not a known %(model)s (no %(model)s has this external ID)"
+MSG_MISSING_COLUMN = "is missing from the header (accepted names: %(names)s)"
+MSG_TOO_LONG = "is longer than %(limit_value)d characters"
+MSG_NOT_A_CHOICE = "is not one of %(choices)s"
+MSG_NOT_UNIQUE = "already belongs to another record"
+
+
+def spreadsheet_row(data_row_number: int) -> int:
+    """The spreadsheet row number of import-export's 1-based data row number (header = row 1)."""
+    return data_row_number + 1
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One reason a file cannot be imported, as shown to the user.
+
+    ``row`` is the spreadsheet row number (header = 1), or None for a problem with
+    the file as a whole; ``column`` the header as the file spells it ('' if the
+    problem is not about one column); ``value`` the cell text (None: not shown);
+    ``message`` a predicate that follows the quoted value ("is not a valid date").
+    ``file`` is filled in by callers that import several files.
+    """
+
+    row: int | None
+    column: str
+    value: str | None
+    message: str
+    file: str = ""
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column {self.column}")
+        where = ", ".join(parts)
+        where = where[:1].upper() + where[1:]
+        if self.value is None:
+            return f"{where}: {self.message}"
+        shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+        return f'{where}: "{shown}" {self.message}'
+
+
+class ImportResult(Result):
+    """import-export's ``Result`` plus the problems list and the counts a preview shows."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: Every :class:`ImportProblem`, in file order; empty when the file is valid.
+        self.problems: list[ImportProblem] = []
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows by outcome: ``new``, ``changed``, ``unchanged`` and ``invalid``."""
+        totals = self.totals
+        return {
+            "new": totals[RowResult.IMPORT_TYPE_NEW],
+            "changed": totals[RowResult.IMPORT_TYPE_UPDATE],
+            "unchanged": totals[RowResult.IMPORT_TYPE_SKIP],
+            "invalid": totals[RowResult.IMPORT_TYPE_INVALID] + totals[RowResult.IMPORT_TYPE_ERROR],
+        }
+
+    def is_valid(self) -> bool:
+        """True when nothing stops the import (no problem, no library error)."""
+        return not (self.problems or self.has_errors() or self.has_validation_errors())
+
+    def sample_rows(self, limit: int = 50) -> list[RowResult]:
+        """Up to ``limit`` new or changed rows, for the preview's diff table."""
+        return [r for r in self.rows if r.import_type in ("new", "update")][:limit]
+
+
+# -- widgets ---------------------------------------------------------------------
+
+
+def _text(value) -> str:
+    """A cell as stripped text ('' for empty); numbers from spreadsheets become text."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+class TextWidget(widgets.CharWidget):
+    """Text as written, surrounding whitespace removed; empty cells become ''."""
+
+    def clean(self, value, row=None, **kwargs):
+        return _text(value)
+
+
+class StrictDateWidget(widgets.DateWidget):
+    """Dates as ``YYYY-MM-DD`` only (Synthea's BIRTHDATE/DEATHDATE; ISO 8601 calendar date).
+
+    Empty cells become None. Raises ``ValueError`` (:data:`MSG_BAD_DATE`) for
+    anything else, including impossible dates such as ``1990-13-01``.
+    """
+
+    _pattern = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%d")
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, datetime.datetime):
+            return value.date()
+        if isinstance(value, datetime.date):
+            return value
+        text = _text(value)
+        if not text:
+            return None
+        if not self._pattern.match(text):
+            raise ValueError(MSG_BAD_DATE)
+        try:
+            return datetime.datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            raise ValueError(MSG_BAD_DATE) from None
+
+    def render(self, value, obj=None, **kwargs):
+        return value.isoformat() if value else ""
+
+
+class StrictBooleanWidget(widgets.BooleanWidget):
+    """``1``/``0``/``true``/``false`` (any case); anything else is an error, not False."""
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, bool):
+            return value
+        text = _text(value).lower()
+        if text in ("1", "true"):
+            return True
+        if text in ("0", "false"):
+            return False
+        raise ValueError(MSG_BAD_BOOLEAN)
+
+
+class ExternalIdWidget(widgets.ForeignKeyWidget):
+    """A foreign key written as the related row's ``external_id``.
+
+    :meth:`prime` loads every key a file mentions in one query per
+    :data:`LOOKUP_CHUNK` keys, so a file costs no query per row. An unknown key
+    raises ``ValueError`` (:data:`MSG_UNKNOWN`), which the import reports as an
+    invalid row rather than a crash. Related rows come from the model's default
+    manager: organizations and doctors are not restricted per object (every
+    role that may import holds the model-wide view permission on them).
+    """
+
+    def __init__(self, model, field: str = "external_id", **kwargs):
+        super().__init__(model, field=field, **kwargs)
+        self._cache: dict[str, object] | None = None
+
+    def prime(self, values: Iterable[str]) -> None:
+        """Load the related rows for ``values`` (cell texts) into this import's cache."""
+        keys = sorted({_text(v) for v in values} - {""})
+        self._cache = {}
+        manager = self.model._default_manager
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            for obj in manager.filter(**{f"{self.field}__in": chunk}):
+                self._cache[getattr(obj, self.field)] = obj
+
+    def clean(self, value, row=None, **kwargs):
+        key = _text(value)
+        if not key:
+            return None
+        if self._cache is not None:
+            obj = self._cache.get(key)
+        else:
+            obj = self.model._default_manager.filter(**{self.field: key}).first()
+        if obj is None:
+            raise ValueError(MSG_UNKNOWN % {"model": self.model._meta.verbose_name})
+        return obj
+
+
+# -- instance loading --------------------------------------------------------------
+
+
+class ChunkedInstanceLoader(ModelInstanceLoader):
+    """Loads every existing row a file names in ``LOOKUP_CHUNK``-sized queries.
+
+    Like import-export's ``CachedInstanceLoader`` (one ``import_id_field``), but it
+    stays under SQLite's limit on query parameters for large files.
+    """
+
+    def __init__(self, resource, dataset=None):
+        super().__init__(resource, dataset)
+        (id_name,) = resource.get_import_id_fields()
+        self.id_field = resource.fields[id_name]
+        self.instances = {}
+        headers = dataset.headers or []
+        if self.id_field.column_name not in headers:
+            return
+        index = headers.index(self.id_field.column_name)
+        keys = sorted({_text(row[index]) for row in dataset} - {""})
+        queryset = self.get_queryset()
+        attribute = self.id_field.attribute
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            for obj in queryset.filter(**{f"{attribute}__in": chunk}):
+                self.instances[getattr(obj, attribute)] = obj
+
+    def get_instance(self, row):
+        return self.instances.get(_text(row.get(self.id_field.column_name)))
+
+
+# -- the base Resource -------------------------------------------------------------
+
+
+class ServiceModelResource(resources.ModelResource):
+    """Base Resource: service writes, whole-file validation, row/column/value errors.
+
+    Subclasses set ``Meta`` (``model``, ``fields``, ``import_id_fields``) and
+
+    - ``write(instance, *, actor, reason)``: save through the model's service;
+    - ``column_aliases``: ``{field name: (accepted header, ...)}``; the first name
+      is the one export writes. Headers match case-insensitively, and columns the
+      resource does not know are ignored;
+    - ``required_columns``: field names whose column must be in the header;
+    - ``system_fields``: model fields the service fills in (left out of the
+      pre-save ``full_clean``);
+    - ``exportable``: False for read-only formats (Synthea's files).
+
+    Args (constructor): ``user``, the importing or exporting user (None: the
+    system, as in management commands); ``progress``, an optional callable
+    ``progress(rows_done, rows_total)`` called every ``progress_every`` rows.
+    Raises ``PermissionDenied`` from ``import_data`` when ``user`` may not change
+    every row of the model (see ``get_queryset``).
+    """
+
+    column_aliases: dict[str, tuple[str, ...]] = {}
+    required_columns: tuple[str, ...] = ()
+    system_fields: tuple[str, ...] = ()
+    exportable = True
+    progress_every = 500
+
+    class Meta:
+        import_id_fields = ["external_id"]
+        instance_loader_class = ChunkedInstanceLoader
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+        use_transactions = True
+        skip_html_diff = False
+
+    def __init__(self, user=None, progress: Callable[[int, int], None] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.user = user
+        self.progress = progress
+        self._row_problems: dict[int, dict[str, ImportProblem]] = {}
+        self._header_problems: list[ImportProblem] = []
+        self._problems: list[ImportProblem] = []
+        self._rows_done = 0
+        self._rows_total = 0
+
+    # -- hooks for subclasses ------------------------------------------------------
+
+    def write(self, instance, *, actor, reason: str):
+        """Save ``instance`` through its service. Subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement write()")
+
+    @classmethod
+    def get_result_class(cls):
+        return ImportResult
+
+    def get_queryset(self):
+        # Matching uses the default manager, i.e. every row of the model. That is
+        # safe only because importing requires the model-wide change permission
+        # (ClinicModelAdmin.has_import_permission, and _check_may_import below):
+        # whoever imports may already change any row, so matching reveals nothing
+        # their role does not. A user limited to per-object grants cannot import.
+        return self._meta.model._default_manager.all()
+
+    def reason(self, file_name: str | None) -> str:
+        """The history reason for rows from ``file_name``."""
+        return f"Imported from {file_name}" if file_name else "Imported"
+
+    # -- import ----------------------------------------------------------------
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
+                    collect_failed_rows=False, rollback_on_validation_errors=False, **kwargs):
+        """Import ``dataset`` as import-export does, but all or nothing.
+
+        Always rolls back when any row is invalid (``rollback_on_validation_errors``
+        is forced on, so a confirm never keeps half a file). Returns an
+        :class:`ImportResult` whose ``problems`` list every error.
+        """
+        self._check_may_import(kwargs.get("user"))
+        self._problems = []
+        self._rows_done = 0
+        self._rows_total = len(dataset)
+        self._file_name = kwargs.get("file_name")
+        result = super().import_data(
+            dataset,
+            dry_run=dry_run,
+            raise_errors=raise_errors,
+            use_transactions=True,
+            collect_failed_rows=collect_failed_rows,
+            rollback_on_validation_errors=True,
+            **kwargs,
+        )
+        result.problems = [*self._header_problems, *self._problems]
+        for error in result.base_errors:
+            if not self._header_problems:
+                result.problems.append(ImportProblem(None, "", None, _describe_exception(error.error)))
+        return result
+
+    def _check_may_import(self, user) -> None:
+        user = user if user is not None else self.user
+        if user is None:
+            return  # the system (management commands)
+        opts = self._meta.model._meta
+        for action in ("add", "change"):
+            if not user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}"):
+                raise PermissionDenied(f"{user} may not {action} {opts.verbose_name_plural}.")
+
+    def before_import(self, dataset, **kwargs):
+        self._resolve_headers(dataset)
+        if self._header_problems:
+            raise ValueError("; ".join(str(p) for p in self._header_problems))
+        self._find_duplicates(dataset)
+        for field in self.fields.values():
+            if isinstance(field.widget, ExternalIdWidget) and field.column_name in dataset.headers:
+                field.widget.prime(dataset[field.column_name])
+
+    def _resolve_headers(self, dataset) -> None:
+        """Point each field at the header the file uses; note required ones missing."""
+        self._header_problems = []
+        headers = [_text(h).lstrip("\ufeff") for h in (dataset.headers or [])]
+        if dataset.headers:
+            dataset.headers = headers
+        by_lower = {h.lower(): h for h in headers}
+        for name, field in self.fields.items():
+            aliases = self.column_aliases.get(name, (field.column_name,))
+            found = next((by_lower[a.lower()] for a in aliases if a.lower() in by_lower), None)
+            if found is not None:
+                field.column_name = found
+            elif name in self.required_columns or name in self.get_import_id_fields():
+                self._header_problems.append(
+                    ImportProblem(None, aliases[0], None, MSG_MISSING_COLUMN % {"names": ", ".join(aliases)})
+                )
+
+    def _find_duplicates(self, dataset) -> None:
+        """Mark every repeat of an import key in the file (rows after its first)."""
+        self._row_problems = {}
+        for id_name in self.get_import_id_fields():
+            field = self.fields[id_name]
+            if field.column_name not in dataset.headers:
+                continue
+            first_seen: dict[str, int] = {}
+            for number, value in enumerate(dataset[field.column_name], 1):
+                key = _text(value)
+                if not key:
+                    continue
+                row = spreadsheet_row(number)
+                if key in first_seen:
+                    self._row_problems.setdefault(number, {})[field.attribute] = ImportProblem(
+                        row, field.column_name, key, MSG_DUPLICATE % {"first": first_seen[key]}
+                    )
+                else:
+                    first_seen[key] = row
+
+    def import_row(self, row, instance_loader, **kwargs):
+        number = kwargs["row_number"]
+        if self._header_problems:
+            # The header already explains why nothing can be imported; one line
+            # per row would bury that message.
+            row_result = self.get_row_result_class()()
+            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = ValidationError("The file's header is incomplete.")
+            return row_result
+        row_result = super().import_row(row, instance_loader, **kwargs)
+        if row_result.validation_error is not None:
+            self._problems.extend(self._problems_from(row_result.validation_error, row, number))
+        for error in row_result.errors:
+            logger.warning("Import row %s failed", number, exc_info=error.error)
+            self._problems.append(
+                ImportProblem(spreadsheet_row(number), "", None, _describe_exception(error.error))
+            )
+        return row_result
+
+    def import_instance(self, instance, row, **kwargs):
+        errors = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        for attribute, problem in self._row_problems.get(kwargs.get("row_number"), {}).items():
+            errors.setdefault(attribute, []).append(
+                ValidationError(problem.message, code="duplicate", params={"_problem": problem})
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        errors = dict(import_validation_errors or {})
+        if self._meta.clean_model_instances:
+            try:
+                instance.full_clean(exclude=[*errors, *self.system_fields], validate_unique=validate_unique)
+            except ValidationError as exc:
+                errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        """Skip (report "unchanged") an existing row whose stored values would not change.
+
+        Compares every concrete model field rather than only the resource's
+        fields, so a column that feeds two fields (Synthea's provider NAME) is
+        compared too.
+        """
+        if import_validation_errors or original is None or original.pk is None:
+            return False
+        if not self._meta.skip_unchanged:
+            return False
+        return all(
+            getattr(instance, f.attname) == getattr(original, f.attname)
+            for f in instance._meta.concrete_fields
+        )
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        """Save through ``write`` (the service), never ``instance.save()``."""
+        self.before_save_instance(instance, row, **kwargs)
+        actor = kwargs.get("user", self.user)
+        self.write(instance, actor=actor, reason=self.reason(kwargs.get("file_name")))
+        self.after_save_instance(instance, row, **kwargs)
+
+    def after_import_row(self, row, row_result, **kwargs):
+        self._rows_done += 1
+        if self.progress and (
+            self._rows_done % self.progress_every == 0 or self._rows_done == self._rows_total
+        ):
+            self.progress(self._rows_done, self._rows_total)
+
+    def after_import(self, dataset, result, **kwargs):
+        # ModelResource.after_import resets SQL sequences for explicit primary
+        # keys; rows here never carry one, so there is nothing to reset.
+        pass
+
+    # -- error reporting ---------------------------------------------------------
+
+    @classmethod
+    def widget_from_django_field(cls, f, default=widgets.Widget):
+        """Strict widgets for the model's own fields: text stripped, ISO dates, real booleans."""
+        internal_type = f.get_internal_type()
+        if internal_type == "CharField":
+            return TextWidget
+        if internal_type == "DateField":
+            return StrictDateWidget
+        if internal_type == "BooleanField":
+            return StrictBooleanWidget
+        return super().widget_from_django_field(f, default)
+
+    def _field_for(self, attribute: str):
+        for field in self.fields.values():
+            if field.attribute == attribute or attribute in getattr(field, "model_fields", ()):
+                return field
+        return None
+
+    def _problems_from(self, error: ValidationError, row, number: int) -> list[ImportProblem]:
+        """Turn a row's ``ValidationError`` into problems with row, column and value."""
+        line = spreadsheet_row(number)
+        if not hasattr(error, "error_dict"):
+            return [ImportProblem(line, "", None, m) for m in error.messages]
+        problems: list[ImportProblem] = []
+        for attribute, errors in error.error_dict.items():
+            field = None if attribute == NON_FIELD_ERRORS else self._field_for(attribute)
+            column = field.column_name if field else ("" if attribute == NON_FIELD_ERRORS else attribute)
+            value = _text(row.get(column)) if field and column in row else ""
+            for item in errors:
+                params = item.params or {}
+                if "_problem" in params:
+                    problems.append(params["_problem"])
+                    continue
+                problems.append(self._problem(line, column, value, item, attribute))
+        # One column can feed two model fields (a provider's NAME): say it once.
+        return list(dict.fromkeys(problems))
+
+    def _problem(self, line, column, value, item: ValidationError, attribute) -> ImportProblem:
+        code, params = item.code, item.params or {}
+        if code in ("blank", "required", "null") and not value:
+            return ImportProblem(line, column, None, MSG_REQUIRED)
+        if code == "max_length":
+            return ImportProblem(line, column, value, MSG_TOO_LONG % params)
+        if code == "invalid_choice":
+            model_field = self._meta.model._meta.get_field(attribute)
+            choices = ", ".join(str(key) for key, _ in model_field.flatchoices if key != "")
+            return ImportProblem(line, column, value, MSG_NOT_A_CHOICE % {"choices": choices})
+        if code == "unique":
+            return ImportProblem(line, column, value, MSG_NOT_UNIQUE)
+        message = " ".join(item.messages)
+        if code == "invalid" and message and message[0].islower():
+            return ImportProblem(line, column, value, message)  # our widgets' predicates
+        return ImportProblem(line, column, value if column else None, f"is not accepted: {message}")
+
+
+def _describe_exception(error: BaseException) -> str:
+    """A one-line description of an unexpected error (no traceback)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"could not be imported ({type(error).__name__}{': ' + text if text else ''})"
+
+
+class ReadonlyField(ie_fields.Field):
+    """A field that export writes and import ignores (e.g. a system-assigned MRN)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["readonly"] = True
+        super().__init__(*args, **kwargs)
