@@ -17,7 +17,7 @@ Everything here is synthetic: SSNs start with 999 (never issued), as Synthea's d
 
 import csv
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
@@ -101,15 +101,18 @@ _LON = (-73.3, -70.0)
 
 @dataclass
 class DemoSummary:
-    """What ``write_demo_synthea`` wrote: the folder and the rows per file."""
+    """What ``write_demo_synthea`` wrote.
+
+    ``rows`` maps each file name to its row count; ``patient_ids`` and
+    ``provider_ids`` list the ``Id`` values in file order; ``unassigned`` lists
+    the patients written without encounters.
+    """
 
     directory: Path
-    rows: dict[str, int] = field(default_factory=dict)
-    #: Patient ``Id`` values in file order; the ones with no encounters are in ``unassigned``.
-    patient_ids: list[str] = field(default_factory=list)
-    unassigned: list[str] = field(default_factory=list)
-    #: Provider ``Id`` values in file order.
-    provider_ids: list[str] = field(default_factory=list)
+    rows: dict[str, int]
+    patient_ids: list[str]
+    unassigned: list[str]
+    provider_ids: list[str]
 
 
 def write_demo_synthea(
@@ -157,15 +160,19 @@ def write_demo_synthea(
         enc["_provider"]["ENCOUNTERS"] += 1
         enc["_provider"]["_org"]["UTILIZATION"] += 1
 
-    summary = DemoSummary(directory=directory)
-    summary.rows["organizations.csv"] = _write(directory, "organizations.csv", orgs)
-    summary.rows["providers.csv"] = _write(directory, "providers.csv", provs)
-    summary.rows["patients.csv"] = _write(directory, "patients.csv", people)
-    summary.rows["encounters.csv"] = _write(directory, "encounters.csv", encounters)
-    summary.patient_ids = [p["Id"] for p in people]
-    summary.unassigned = [people[i]["Id"] for i in sorted(unassigned)]
-    summary.provider_ids = [p["Id"] for p in provs]
-    return summary
+    files = {
+        "organizations.csv": orgs,
+        "providers.csv": provs,
+        "patients.csv": people,
+        "encounters.csv": encounters,
+    }
+    return DemoSummary(
+        directory=directory,
+        rows={name: _write(directory, name, rows) for name, rows in files.items()},
+        patient_ids=[p["Id"] for p in people],
+        unassigned=[people[i]["Id"] for i in sorted(unassigned)],
+        provider_ids=[p["Id"] for p in provs],
+    )
 
 
 def _write(directory: Path, name: str, rows: list[dict]) -> int:

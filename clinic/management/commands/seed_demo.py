@@ -50,12 +50,13 @@ class Command(BaseCommand):
                 "seed_demo creates logins with development-only passwords and runs only "
                 "with DEBUG=true."
             )
-        if options["patients"] < 1:
-            raise CommandError("--patients must be at least 1.")
         directory = options["dir"] or Path(settings.BASE_DIR) / "var" / "demo-synthea"
-        summary = demo.write_demo_synthea(
-            directory, seed=options["seed"], patients=options["patients"]
-        )
+        try:
+            summary = demo.write_demo_synthea(
+                directory, seed=options["seed"], patients=options["patients"]
+            )
+        except ValueError as exc:  # --patients below 1
+            raise CommandError(str(exc)) from exc
         counts = ", ".join(f"{rows} {name}" for name, rows in summary.rows.items())
         self.stdout.write(f"Demo Synthea folder {directory}: {counts}")
 
@@ -69,9 +70,7 @@ class Command(BaseCommand):
             doctor = demo.demo_logins_seed(provider_ids=summary.provider_ids)
         except LookupError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(
-            f"The Doctor login is {doctor} ({doctor.patients.count()} patients)."
-        )
+        self.stdout.write(f"The Doctor login is {doctor} ({doctor.patients.count()} patients).")
         self.stdout.write("Demo logins (development only):")
         for login in demo.DEMO_LOGINS:
             self.stdout.write(login.line())
