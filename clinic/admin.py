@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
+from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from admin_ext.admin import ClinicModelAdmin, ReasonForm
@@ -107,17 +108,32 @@ class DoctorAdmin(ClinicModelAdmin):
     def patient_count(self, obj):
         return obj._patient_count
 
+    def get_historical_record_context_helper(self, request, historical_record):
+        """Diffs with an empty organization or login shown as "—"."""
+        return HistoryHelper(self.model, historical_record)
+
     def write(self, request, obj, reason):
         return services.doctor_save(doctor=obj, actor=request.user, reason=reason)
 
 
-class MaskedSSNHistoryHelper(HistoricalRecordContextHelper):
-    """Formats history diffs with SSNs masked (for users without ``clinic.view_ssn``)."""
+class HistoryHelper(HistoricalRecordContextHelper):
+    """simple-history's diff formatter for our history pages.
+
+    - An empty foreign key shows as "—": simple-history shows a null foreign key
+      as "Deleted <model> (pk=None)", which reads as if a doctor had been deleted.
+    - ``mask_ssn=True`` masks the old and new SSN (users without ``clinic.view_ssn``).
+    """
+
+    def __init__(self, model, historical_record, *, mask_ssn: bool = False, **kwargs):
+        super().__init__(model, historical_record, **kwargs)
+        self.mask_ssn = mask_ssn
 
     def prepare_delta_change_value(self, change, value):
-        """Mask the old and new SSN; other fields as simple-history formats them."""
-        if change.field == "ssn":
+        """Mask SSNs when asked, blank out empty foreign keys, else simple-history's value."""
+        if change.field == "ssn" and self.mask_ssn:
             return mask_ssn(value or "")
+        if isinstance(value, DeletedObject) and value.pk is None:
+            return "—"
         return super().prepare_delta_change_value(change, value)
 
 
@@ -259,9 +275,9 @@ class PatientAdmin(ClinicModelAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record):
         """simple-history's diff formatter, masking SSN values without view_ssn."""
-        if self.may_see_ssn(request):
-            return super().get_historical_record_context_helper(request, historical_record)
-        return MaskedSSNHistoryHelper(self.model, historical_record)
+        return HistoryHelper(
+            self.model, historical_record, mask_ssn=not self.may_see_ssn(request)
+        )
 
     def write(self, request, obj, reason):
         return services.patient_save(patient=obj, actor=request.user, reason=reason)

@@ -7,6 +7,7 @@ Writes go through ``clinic/services.py``; do not call ``save()`` from views.
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
@@ -106,6 +107,10 @@ class Doctor(models.Model):
         return f"{self.first_name} {self.last_name}"
 
 
+# Kept by name so the work-queue proxies below can share its post_save receiver.
+_patient_history = HistoricalRecords(excluded_fields=["updated_at"])
+
+
 class Patient(models.Model):
     """A patient (Synthea ``patients.csv``) with a medical record number and a primary doctor.
 
@@ -184,7 +189,7 @@ class Patient(models.Model):
     )
 
     objects = PatientQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = _patient_history
 
     class Meta:
         verbose_name = _("patient")
@@ -241,6 +246,19 @@ class ArchivedPatient(Patient):
         proxy = True
         verbose_name = _("archived patient")
         verbose_name_plural = _("archived patients")
+
+
+# simple-history listens to Patient's own post_save, and Django sends a proxy
+# instance's save with the proxy as sender: a patient saved from a work queue
+# (unassigned, archived) would get no history row (django-simple-history #191).
+# Route the proxies' saves to the same receiver; rows land in HistoricalPatient.
+for _proxy in (UnassignedPatient, ArchivedPatient):
+    post_save.connect(
+        _patient_history.post_save,
+        sender=_proxy,
+        weak=False,
+        dispatch_uid=f"clinic_history_{_proxy._meta.model_name}",
+    )
 
 
 class PatientUserObjectPermission(UserObjectPermissionBase):
