@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from admin_ext.testing import ClinicTestCase
 from clinic import services
 from clinic.models import Patient
-from clinic.tests.factories import DoctorFactory, PatientFactory
+from clinic.tests.factories import DoctorFactory
 from people import roles
 from people.services import user_create
 
