@@ -82,7 +82,8 @@ class ImportProblem:
         if self.column:
             parts.append(f"column {self.column}")
         where = ", ".join(parts)
-        where = where[:1].upper() + where[1:]
+        if not self.file:  # "Row 5, ..."; a file name keeps its own case
+            where = where[:1].upper() + where[1:]
         if self.value is None:
             return f"{where}: {self.message}"
         shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
@@ -441,8 +442,13 @@ class ServiceModelResource(resources.ModelResource):
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})
         if self._meta.clean_model_instances:
+            # A column already reported leaves out every model field it feeds, so
+            # one bad cell gives one message.
+            exclude = {*errors, *self.system_fields}
+            for attribute in errors:
+                exclude.update(getattr(self._field_for(attribute), "model_fields", ()))
             try:
-                instance.full_clean(exclude=[*errors, *self.system_fields], validate_unique=validate_unique)
+                instance.full_clean(exclude=exclude, validate_unique=validate_unique)
             except ValidationError as exc:
                 errors = exc.update_error_dict(errors)
         if errors:
