@@ -85,6 +85,8 @@ class ImportProblem:
         if not self.file:  # "Row 5, ..."; a file name keeps its own case
             where = where[:1].upper() + where[1:]
         if self.value is None:
+            if self.row is None and self.column:  # "Column LAST is missing from the header"
+                return f"{where} {self.message}"
             return f"{where}: {self.message}"
         shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
         return f'{where}: "{shown}" {self.message}'

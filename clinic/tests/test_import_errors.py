@@ -68,7 +68,7 @@ class ImportErrorsTests(ClinicTestCase):
         header = ["Id", "BIRTHDATE", "FIRST", "GENDER"]
         response = self.assertReports(
             [["a", "1990-01-01", "Al", "M"], ["b", "1990-01-01", "Bo", "M"]],
-            "Column LAST: is missing from the header",
+            "Column LAST is missing from the header (accepted names: LAST)",
             header,
             SYNTHEA,
         )
