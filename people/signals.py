@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models import F
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from people.models import LoginEvent, Profile
 
@@ -34,6 +35,22 @@ def create_profile(sender, instance, created, raw=False, **kwargs):
     """Give every new user an empty Profile (not for fixture loading)."""
     if created and not raw:
         Profile.objects.get_or_create(user=instance)
+
+
+# Replaces django.contrib.auth's update_last_login receiver. Ours is connected
+# first (people precedes django.contrib.auth in INSTALLED_APPS) under the same
+# dispatch_uid, so Django's connect() of its own is ignored. The difference: the
+# last_login save writes no history row; last_login is excluded from User
+# history and the sign-in itself is kept as a LoginEvent.
+@receiver(user_logged_in, dispatch_uid="update_last_login")
+def update_last_login(sender, user, **kwargs):
+    """Set ``user.last_login`` to now without writing a User history row."""
+    user.last_login = timezone.now()
+    user.skip_history_when_saving = True
+    try:
+        user.save(update_fields=["last_login"])
+    finally:
+        del user.skip_history_when_saving
 
 
 @receiver(user_logged_in, dispatch_uid="people_login_success")

@@ -54,3 +54,10 @@ class LoginEventTests(ClinicTestCase):
         event = LoginEvent.objects.get(kind=LoginEvent.Kind.LOGOUT)
         self.assertEqual(event.user, self.front_desk)
         self.assertEqual(event.ip_address, "203.0.113.8")
+
+    def test_it_sets_last_login_without_adding_a_history_row(self):
+        rows_before = self.front_desk.history.count()
+        self.sign_in("desk@example.com", PASSWORD)
+        self.front_desk.refresh_from_db()
+        self.assertIsNotNone(self.front_desk.last_login)
+        self.assertEqual(self.front_desk.history.count(), rows_before)
