@@ -23,7 +23,7 @@ history); grants come from assignments (``clinic.services``).
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.http import HttpResponseRedirect
 from django.urls import reverse
