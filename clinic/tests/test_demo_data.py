@@ -171,6 +171,11 @@ class SeedDemoTests(TestCase):
         self.assertEqual(Doctor.objects.count(), 30)
         self.assertGreater(Patient.objects.filter(primary_doctor__isnull=False).count(), 0)
 
+    def test_its_history_names_the_data_steward_as_the_importer(self):
+        record = Patient.history.filter(history_type="+").first()
+        self.assertEqual(record.history_user.email, "steward@demo.example")
+        self.assertEqual(record.history_change_reason, "Imported from patients.csv")
+
     def test_it_leaves_patients_in_the_unassigned_queue(self):
         self.assertEqual(Patient.objects.unassigned().count(), round(self.PATIENTS * 0.05))
 

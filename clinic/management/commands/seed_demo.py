@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinic import demo
 from clinic.models import Patient
+from people import roles
 
 
 class Command(BaseCommand):
@@ -64,7 +65,17 @@ class Command(BaseCommand):
         if present == len(summary.patient_ids) and not options["reimport"]:
             self.stdout.write(f"Demo data already imported ({present} patients); import skipped.")
         else:
-            call_command("import_synthea", str(directory), stdout=self.stdout, stderr=self.stderr)
+            # The import is the data steward's work, so the history of every demo
+            # record names an actor, as a real import's would.
+            steward_login = next(x for x in demo.DEMO_LOGINS if x.role == roles.DATA_STEWARD)
+            steward, _ = demo.demo_login_ensure(steward_login)
+            call_command(
+                "import_synthea",
+                str(directory),
+                actor=steward.email,
+                stdout=self.stdout,
+                stderr=self.stderr,
+            )
 
         try:
             doctor = demo.demo_logins_seed(provider_ids=summary.provider_ids)
