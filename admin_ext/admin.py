@@ -116,7 +116,11 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
 
     def get_export_resource_classes(self, request):
         """Export writes the native format only; Synthea formats are import-only."""
-        return [r for r in super().get_export_resource_classes(request) if getattr(r, "exportable", True)]
+        return [
+            r
+            for r in super().get_export_resource_classes(request)
+            if getattr(r, "exportable", True)
+        ]
 
     def process_result(self, result, request):
         # The confirm step imports again; if the data changed since the preview and
@@ -126,7 +130,9 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
             for problem in result.problems[:20]:
                 messages.error(request, str(problem))
             messages.error(request, "Nothing was imported: the file has invalid rows.")
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
+            )
         return super().process_result(result, request)
 
     def add_success_message(self, result, request):

@@ -326,8 +326,16 @@ class ServiceModelResource(resources.ModelResource):
 
     # -- import ----------------------------------------------------------------
 
-    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
-                    collect_failed_rows=False, rollback_on_validation_errors=False, **kwargs):
+    def import_data(
+        self,
+        dataset,
+        dry_run=False,
+        raise_errors=False,
+        use_transactions=None,
+        collect_failed_rows=False,
+        rollback_on_validation_errors=False,
+        **kwargs,
+    ):
         """Import ``dataset`` as import-export does, but all or nothing.
 
         Always rolls back when any row is invalid (``rollback_on_validation_errors``
@@ -351,7 +359,9 @@ class ServiceModelResource(resources.ModelResource):
         result.problems = [*self._header_problems, *self._problems]
         for error in result.base_errors:
             if not self._header_problems:
-                result.problems.append(ImportProblem(None, "", None, _describe_exception(error.error)))
+                result.problems.append(
+                    ImportProblem(None, "", None, _describe_exception(error.error))
+                )
         return result
 
     def _check_may_import(self, user) -> None:
@@ -386,7 +396,9 @@ class ServiceModelResource(resources.ModelResource):
                 field.column_name = found
             elif name in self.required_columns or name in self.get_import_id_fields():
                 self._header_problems.append(
-                    ImportProblem(None, aliases[0], None, MSG_MISSING_COLUMN % {"names": ", ".join(aliases)})
+                    ImportProblem(
+                        None, aliases[0], None, MSG_MISSING_COLUMN % {"names": ", ".join(aliases)}
+                    )
                 )
 
     def _find_duplicates(self, dataset) -> None:
@@ -519,7 +531,9 @@ class ServiceModelResource(resources.ModelResource):
         problems: list[ImportProblem] = []
         for attribute, errors in error.error_dict.items():
             field = None if attribute == NON_FIELD_ERRORS else self._field_for(attribute)
-            column = field.column_name if field else ("" if attribute == NON_FIELD_ERRORS else attribute)
+            column = (
+                field.column_name if field else ("" if attribute == NON_FIELD_ERRORS else attribute)
+            )
             value = _text(row.get(column)) if field and column in row else ""
             for item in errors:
                 params = item.params or {}

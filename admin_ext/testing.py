@@ -26,7 +26,9 @@ class ClinicTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
         def make(email, role, **kwargs):
-            return user_create(email=email, password=PASSWORD, role=role, actor=None, reason="test", **kwargs)
+            return user_create(
+                email=email, password=PASSWORD, role=role, actor=None, reason="test", **kwargs
+            )
 
         cls.operator = make("operator@example.com", roles.ADMINISTRATOR, is_superuser=True)
         cls.admin = make("admin@example.com", roles.ADMINISTRATOR)

@@ -150,7 +150,9 @@ class PatientForm(ReasonForm):
             try:
                 services.primary_doctor_check(
                     doctor=cleaned["primary_doctor"],
-                    previous_doctor_id=self.instance.primary_doctor_id if self.instance.pk else None,
+                    previous_doctor_id=self.instance.primary_doctor_id
+                    if self.instance.pk
+                    else None,
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)
@@ -165,7 +167,9 @@ class AssignDoctorForm(forms.Form):
         label="Primary doctor",
     )
     reason = forms.CharField(
-        max_length=500, initial="Primary doctor assigned", help_text="Kept in each patient's history."
+        max_length=500,
+        initial="Primary doctor assigned",
+        help_text="Kept in each patient's history.",
     )
 
 
@@ -275,9 +279,7 @@ class PatientAdmin(ClinicModelAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record):
         """simple-history's diff formatter, masking SSN values without view_ssn."""
-        return HistoryHelper(
-            self.model, historical_record, mask_ssn=not self.may_see_ssn(request)
-        )
+        return HistoryHelper(self.model, historical_record, mask_ssn=not self.may_see_ssn(request))
 
     def write(self, request, obj, reason):
         return services.patient_save(patient=obj, actor=request.user, reason=reason)

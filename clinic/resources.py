@@ -60,7 +60,9 @@ def normalize_zip(text: str) -> str:
         return value
     if set(digits) == {"0"}:
         return ""
-    if len(digits) in (8, 9) and (len(digits) == len(value) or re.fullmatch(r"\d{4,5}-\d{4}", value)):
+    if len(digits) in (8, 9) and (
+        len(digits) == len(value) or re.fullmatch(r"\d{4,5}-\d{4}", value)
+    ):
         digits = digits.zfill(9)
         return f"{digits[:5]}-{digits[5:]}"
     if len(digits) == len(value) and 3 <= len(digits) <= 5:

@@ -85,9 +85,7 @@ def doctor_save(*, doctor: Doctor, actor, reason: str) -> Doctor:
     doctor.full_clean()
     old_user = None
     if doctor.pk:
-        old_user = (
-            Doctor.objects.filter(pk=doctor.pk).values_list("user", flat=True).first()
-        )
+        old_user = Doctor.objects.filter(pk=doctor.pk).values_list("user", flat=True).first()
     _attribute(doctor, actor=actor, reason=reason)
     doctor.save()
     if old_user != doctor.user_id:
@@ -162,7 +160,9 @@ def patient_save(*, patient: Patient, actor, reason: str) -> Patient:
     return patient
 
 
-def patient_assign_primary_doctor(*, patient: Patient, doctor: Doctor | None, actor, reason: str) -> Patient:
+def patient_assign_primary_doctor(
+    *, patient: Patient, doctor: Doctor | None, actor, reason: str
+) -> Patient:
     """Make ``doctor`` the patient's primary doctor (None unassigns).
 
     Grants the doctor's login ``view_patient`` and ``change_patient`` on the patient

@@ -41,7 +41,9 @@ def _parse_start(text: str) -> datetime.datetime:
     return value
 
 
-def primary_providers(path: Path, *, progress=None, progress_every: int = 10000) -> PrimaryProviders:
+def primary_providers(
+    path: Path, *, progress=None, progress_every: int = 10000
+) -> PrimaryProviders:
     """Choose each patient's primary provider from a Synthea ``encounters.csv``.
 
     The rule (DESIGN.md, "Import and export"): the provider of most of the

@@ -24,9 +24,7 @@ class User(AbstractUser):
     REQUIRED_FIELDS = []
 
     objects = UserManager()
-    history = HistoricalRecords(
-        m2m_fields=["groups"], excluded_fields=["password", "last_login"]
-    )
+    history = HistoricalRecords(m2m_fields=["groups"], excluded_fields=["password", "last_login"])
 
     class Meta:
         verbose_name = _("user")

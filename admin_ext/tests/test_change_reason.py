@@ -14,8 +14,11 @@ class ChangeReasonTests(ClinicTestCase):
         request.user = self.operator
         org = self.dr_alice.organization if change else None
         form_class = model_admin.get_form(request, org, change=change)
-        initial = {"name": org.name, "external_id": org.external_id, "city": org.city,
-                   "state": org.state} if change else {}
+        initial = (
+            {"name": org.name, "external_id": org.external_id, "city": org.city, "state": org.state}
+            if change
+            else {}
+        )
         form = form_class({**initial, **data}, instance=org)
         self.assertTrue(form.is_valid(), form.errors)
         return model_admin.change_reason(request, form, change)
@@ -24,12 +27,15 @@ class ChangeReasonTests(ClinicTestCase):
         self.assertEqual(self.reason({"name": "New", "change_reason": "  Merger  "}), "Merger")
 
     def test_it_lists_the_changed_fields_by_label(self):
-        self.assertEqual(self.reason({"name": "New", "phone": "555"}), "Changed in admin: Name and Phone")
+        self.assertEqual(
+            self.reason({"name": "New", "phone": "555"}), "Changed in admin: Name and Phone"
+        )
 
     def test_it_says_saved_when_nothing_changed(self):
         self.assertEqual(self.reason({}), "Saved in admin")
 
     def test_it_says_created_for_a_new_record(self):
         self.assertEqual(
-            self.reason({"name": "Fresh", "external_id": "org-new"}, change=False), "Created in admin"
+            self.reason({"name": "Fresh", "external_id": "org-new"}, change=False),
+            "Created in admin",
         )

@@ -20,8 +20,11 @@ class DoctorPatientsInlineTests(ClinicTestCase):
         self.login(user)
         response = self.client.get(reverse("admin:clinic_doctor_change", args=[doctor.pk]))
         self.assertEqual(response.status_code, 200)
-        formset = next(f for f in response.context["inline_admin_formsets"]
-                       if f.opts.verbose_name_plural == "Patients (primary doctor)")
+        formset = next(
+            f
+            for f in response.context["inline_admin_formsets"]
+            if f.opts.verbose_name_plural == "Patients (primary doctor)"
+        )
         return [form.instance for form in formset.formset.forms]
 
     def test_it_lists_the_doctors_patients(self):
@@ -48,14 +51,27 @@ class DoctorPatientsInlineTests(ClinicTestCase):
         response = self.client.post(
             reverse("admin:clinic_doctor_change", args=[doctor.pk]),
             {
-                "first_name": doctor.first_name, "last_name": doctor.last_name, "gender": doctor.gender,
-                "specialty": doctor.specialty, "external_id": doctor.external_id,
-                "organization": doctor.organization_id, "active": "on", "user": "",
-                "email": "", "phone": "", "address": "", "city": "", "state": "", "zip": "",
+                "first_name": doctor.first_name,
+                "last_name": doctor.last_name,
+                "gender": doctor.gender,
+                "specialty": doctor.specialty,
+                "external_id": doctor.external_id,
+                "organization": doctor.organization_id,
+                "active": "on",
+                "user": "",
+                "email": "",
+                "phone": "",
+                "address": "",
+                "city": "",
+                "state": "",
+                "zip": "",
                 "change_reason": "Left the clinic",
-                "patients-TOTAL_FORMS": "1", "patients-INITIAL_FORMS": "1",
-                "patients-MIN_NUM_FORMS": "0", "patients-MAX_NUM_FORMS": "0",
-                "patients-0-id": self.alice_patient.pk, "patients-0-primary_doctor": doctor.pk,
+                "patients-TOTAL_FORMS": "1",
+                "patients-INITIAL_FORMS": "1",
+                "patients-MIN_NUM_FORMS": "0",
+                "patients-MAX_NUM_FORMS": "0",
+                "patients-0-id": self.alice_patient.pk,
+                "patients-0-primary_doctor": doctor.pk,
             },
         )
         self.assertRedirects(response, reverse("admin:clinic_doctor_changelist"))
@@ -67,5 +83,7 @@ class DoctorPatientsInlineTests(ClinicTestCase):
 
     def test_it_lets_doctors_view_but_not_change_doctors(self):
         self.login(self.alice)
-        response = self.client.post(reverse("admin:clinic_doctor_change", args=[self.dr_bob.pk]), {})
+        response = self.client.post(
+            reverse("admin:clinic_doctor_change", args=[self.dr_bob.pk]), {}
+        )
         self.assertEqual(response.status_code, 403)

@@ -33,7 +33,9 @@ class ExportTests(ClinicTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response["Content-Type"], "text/csv")
         rows = {row["external_id"]: row for row in rows_of(response)}
-        self.assertEqual(set(rows), {self.alice_patient.external_id, self.other_patient.external_id})
+        self.assertEqual(
+            set(rows), {self.alice_patient.external_id, self.other_patient.external_id}
+        )
         alice_row = rows[self.alice_patient.external_id]
         self.assertEqual(alice_row["mrn"], self.alice_patient.mrn)
         self.assertEqual(alice_row["birth_date"], "1980-05-17")
@@ -45,14 +47,18 @@ class ExportTests(ClinicTestCase):
         rows = rows_of(export_patients(self.client))
 
         ssns = {row["ssn"] for row in rows}
-        self.assertEqual(ssns, {f"***-**-{p.ssn[-4:]}" for p in (self.alice_patient, self.other_patient)})
+        self.assertEqual(
+            ssns, {f"***-**-{p.ssn[-4:]}" for p in (self.alice_patient, self.other_patient)}
+        )
 
     def test_it_shows_ssns_to_users_with_view_ssn(self):
         self.login(self.admin)
 
         rows = rows_of(export_patients(self.client))
 
-        self.assertEqual({row["ssn"] for row in rows}, {self.alice_patient.ssn, self.other_patient.ssn})
+        self.assertEqual(
+            {row["ssn"] for row in rows}, {self.alice_patient.ssn, self.other_patient.ssn}
+        )
 
     def test_it_refuses_export_without_the_export_permission(self):
         self.login(self.front_desk)

@@ -37,7 +37,10 @@ class ImportErrorsTests(ClinicTestCase):
         header = ["Id", "BIRTHDATE", "FIRST", "LAST", "GENDER"]
         rows = [["a", "1990-01-01", "Al", "A", "M"], ["b", "1990-02-30", "Bo", "B", "M"]]
         self.assertReports(
-            rows, 'Row 3, column BIRTHDATE: "1990-02-30" is not a valid date (YYYY-MM-DD)', header, SYNTHEA
+            rows,
+            'Row 3, column BIRTHDATE: "1990-02-30" is not a valid date (YYYY-MM-DD)',
+            header,
+            SYNTHEA,
         )
 
     def test_it_reports_an_unknown_doctor(self):

@@ -15,7 +15,11 @@ class ImportHistoryTests(ClinicTestCase):
             [self.other_patient.external_id, "Otto", "Renamed", "1980-05-17", "F"],
         ]
 
-        confirm(self.client, "patient", preview(self.client, "patient", upload("people.csv", HEADER, rows)))
+        confirm(
+            self.client,
+            "patient",
+            preview(self.client, "patient", upload("people.csv", HEADER, rows)),
+        )
 
         created = Patient.objects.get(external_id="h-1").history.get()
         self.assertEqual(
@@ -34,6 +38,8 @@ class ImportHistoryTests(ClinicTestCase):
         before = self.alice_patient.history.count()
         row = [self.alice_patient.external_id, "Ann", "Patel", "1980-05-17", "F"]
 
-        confirm(self.client, "patient", preview(self.client, "patient", upload("p.csv", HEADER, [row])))
+        confirm(
+            self.client, "patient", preview(self.client, "patient", upload("p.csv", HEADER, [row]))
+        )
 
         self.assertEqual(self.alice_patient.history.count(), before)

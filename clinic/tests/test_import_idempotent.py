@@ -4,10 +4,46 @@ from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Organization, Patient
 from clinic.tests.importing import SYNTHEA, confirm, preview, upload
 
-ORG_HEADER = ["Id", "NAME", "ADDRESS", "CITY", "STATE", "ZIP", "LAT", "LON", "PHONE", "REVENUE", "UTILIZATION"]
+ORG_HEADER = [
+    "Id",
+    "NAME",
+    "ADDRESS",
+    "CITY",
+    "STATE",
+    "ZIP",
+    "LAT",
+    "LON",
+    "PHONE",
+    "REVENUE",
+    "UTILIZATION",
+]
 ORGS = [
-    ["org-1", "PCP1", "1 MAIN ST", "BOSTON", "MA", "021182571", "42.3", "-71.0", "(781) 848-3100", "0.0", "3"],
-    ["org-2", "PCP2", "2 MAIN ST", "QUINCY", "MA", "00000", "42.2", "-71.0", "978-342-9781 Or 978-342-9781", "0.0", "1"],
+    [
+        "org-1",
+        "PCP1",
+        "1 MAIN ST",
+        "BOSTON",
+        "MA",
+        "021182571",
+        "42.3",
+        "-71.0",
+        "(781) 848-3100",
+        "0.0",
+        "3",
+    ],
+    [
+        "org-2",
+        "PCP2",
+        "2 MAIN ST",
+        "QUINCY",
+        "MA",
+        "00000",
+        "42.2",
+        "-71.0",
+        "978-342-9781 Or 978-342-9781",
+        "0.0",
+        "1",
+    ],
 ]
 PATIENT_HEADER = ["Id", "BIRTHDATE", "DEATHDATE", "SSN", "FIRST", "MIDDLE", "LAST", "GENDER", "ZIP"]
 PATIENTS = [
@@ -21,13 +57,20 @@ class ImportIdempotentTests(ClinicTestCase):
         self.login(self.steward)
 
     def import_twice(self, model_name, name, header, rows):
-        confirm(self.client, model_name, preview(self.client, model_name, upload(name, header, rows), SYNTHEA))
+        confirm(
+            self.client,
+            model_name,
+            preview(self.client, model_name, upload(name, header, rows), SYNTHEA),
+        )
         return preview(self.client, model_name, upload(name, header, rows), SYNTHEA)
 
     def test_it_reports_every_row_unchanged_on_the_second_import(self):
         response = self.import_twice("patient", "patients.csv", PATIENT_HEADER, PATIENTS)
 
-        self.assertEqual(response.context["result"].counts, {"new": 0, "changed": 0, "unchanged": 2, "invalid": 0})
+        self.assertEqual(
+            response.context["result"].counts,
+            {"new": 0, "changed": 0, "unchanged": 2, "invalid": 0},
+        )
 
     def test_it_writes_no_history_rows_on_the_second_import(self):
         response = self.import_twice("organization", "organizations.csv", ORG_HEADER, ORGS)
@@ -42,7 +85,9 @@ class ImportIdempotentTests(ClinicTestCase):
         self.import_twice("patient", "patients.csv", PATIENT_HEADER, PATIENTS)
         changed = [PATIENTS[0], [*PATIENTS[1][:4], "Ann124", *PATIENTS[1][5:]]]
 
-        response = preview(self.client, "patient", upload("patients.csv", PATIENT_HEADER, changed), SYNTHEA)
+        response = preview(
+            self.client, "patient", upload("patients.csv", PATIENT_HEADER, changed), SYNTHEA
+        )
         confirm(self.client, "patient", response)
 
         self.assertEqual(response.context["result"].counts["changed"], 1)
@@ -51,9 +96,35 @@ class ImportIdempotentTests(ClinicTestCase):
 
     def test_it_keeps_a_doctor_edited_after_import_when_the_file_does_not_carry_the_field(self):
         self.import_twice("organization", "organizations.csv", ORG_HEADER, ORGS)
-        header = ["Id", "ORGANIZATION", "NAME", "GENDER", "SPECIALITY", "ADDRESS", "CITY", "STATE", "ZIP"]
-        rows = [["prov-1", "org-1", "María del Carmen27 Garza151", "F", "GENERAL PRACTICE", "1 MAIN ST", "BOSTON", "MA", "2128"]]
-        confirm(self.client, "doctor", preview(self.client, "doctor", upload("providers.csv", header, rows), SYNTHEA))
+        header = [
+            "Id",
+            "ORGANIZATION",
+            "NAME",
+            "GENDER",
+            "SPECIALITY",
+            "ADDRESS",
+            "CITY",
+            "STATE",
+            "ZIP",
+        ]
+        rows = [
+            [
+                "prov-1",
+                "org-1",
+                "María del Carmen27 Garza151",
+                "F",
+                "GENERAL PRACTICE",
+                "1 MAIN ST",
+                "BOSTON",
+                "MA",
+                "2128",
+            ]
+        ]
+        confirm(
+            self.client,
+            "doctor",
+            preview(self.client, "doctor", upload("providers.csv", header, rows), SYNTHEA),
+        )
         Doctor.objects.filter(external_id="prov-1").update(email="garza@example.com")
 
         response = preview(self.client, "doctor", upload("providers.csv", header, rows), SYNTHEA)

@@ -22,7 +22,11 @@ class ImportPermissionTests(ClinicTestCase):
         rows = [["fd-1", "Fay", "Desk", "1990-01-02", "F"]]
 
         response = preview(
-            self.client, "patient", upload("p.csv", ["external_id", "first_name", "last_name", "birth_date", "gender"], rows)
+            self.client,
+            "patient",
+            upload(
+                "p.csv", ["external_id", "first_name", "last_name", "birth_date", "gender"], rows
+            ),
         )
 
         self.assertEqual(response.status_code, 403)

@@ -14,7 +14,14 @@ class ImportPreviewTests(ClinicTestCase):
         return [
             ["new-1", "Nina", "Novak", "1990-01-02", "F", self.dr_alice.external_id],
             [self.other_patient.external_id, "Otto", "Changed", "1980-05-17", "F", ""],
-            [self.alice_patient.external_id, "Ann", "Patel", "1980-05-17", "F", self.dr_alice.external_id],
+            [
+                self.alice_patient.external_id,
+                "Ann",
+                "Patel",
+                "1980-05-17",
+                "F",
+                self.dr_alice.external_id,
+            ],
         ]
 
     def setUp(self):
@@ -54,7 +61,11 @@ class ImportPreviewTests(ClinicTestCase):
         self.assertIn("Import finished: 1 new, 1 changed and 1 unchanged patients.", messages)
 
     def test_it_grants_the_primary_doctor_the_imported_patient(self):
-        confirm(self.client, "patient", preview(self.client, "patient", upload("patients.csv", HEADER, self.rows())))
+        confirm(
+            self.client,
+            "patient",
+            preview(self.client, "patient", upload("patients.csv", HEADER, self.rows())),
+        )
 
         visible = Patient.objects.visible_to(self.alice).values_list("external_id", flat=True)
         self.assertIn("new-1", list(visible))
@@ -63,11 +74,15 @@ class ImportPreviewTests(ClinicTestCase):
         header = ["Id", "BIRTHDATE", "DEATHDATE", "SSN", "FIRST", "LAST", "GENDER", "ZIP"]
         rows = [["syn-1", "1971-03-04", "", "999-12-3456", "Guy979", "Brown30", "M", "2128"]]
 
-        response = preview(self.client, "patient", upload("patients.csv", header, rows), resource=SYNTHEA)
+        response = preview(
+            self.client, "patient", upload("patients.csv", header, rows), resource=SYNTHEA
+        )
         confirm(self.client, "patient", response)
 
         patient = Patient.objects.get(external_id="syn-1")
-        self.assertEqual((patient.first_name, patient.last_name, patient.zip), ("Guy979", "Brown30", "02128"))
+        self.assertEqual(
+            (patient.first_name, patient.last_name, patient.zip), ("Guy979", "Brown30", "02128")
+        )
 
     def test_it_offers_the_native_format_first(self):
         response = self.client.get(reverse("admin:clinic_patient_import"))

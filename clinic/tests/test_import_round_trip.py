@@ -30,7 +30,9 @@ class ImportRoundTripTests(ClinicTestCase):
         confirm(self.client, model_name, response)
 
         counts = response.context["result"].counts
-        self.assertEqual(counts, {"new": 0, "changed": 0, "unchanged": model.objects.count(), "invalid": 0})
+        self.assertEqual(
+            counts, {"new": 0, "changed": 0, "unchanged": model.objects.count(), "invalid": 0}
+        )
         self.assertEqual(model.history.count(), history_before)
 
     def test_it_reads_back_exported_patients_unchanged(self):
@@ -46,11 +48,15 @@ class ImportRoundTripTests(ClinicTestCase):
         self.assertRegex(self.alice_patient.ssn, r"^999-00-\d{4}$")
 
     def test_it_reads_back_exported_doctors_unchanged(self):
-        Doctor.objects.filter(pk=self.dr_bob.pk).update(active=False, email="bob@example.com", zip="02145-1234")
+        Doctor.objects.filter(pk=self.dr_bob.pk).update(
+            active=False, email="bob@example.com", zip="02145-1234"
+        )
         self.round_trip(self.steward, "doctor", DoctorResource, Doctor)
 
     def test_it_reads_back_exported_organizations_unchanged(self):
-        OrganizationFactory(name="Harmony Health and Wellness  LLC", phone="(781) 848-3100", zip="02128")
+        OrganizationFactory(
+            name="Harmony Health and Wellness  LLC", phone="(781) 848-3100", zip="02128"
+        )
         self.round_trip(self.steward, "organization", OrganizationResource, Organization)
 
     def test_it_ignores_an_edited_mrn(self):

@@ -11,9 +11,15 @@ from clinic.models import Doctor, Organization, Patient
 from clinic.tests.importing import write_csv
 
 ORG_HEADER = "Id,NAME,ADDRESS,CITY,STATE,ZIP,LAT,LON,PHONE,REVENUE,UTILIZATION".split(",")
-PROVIDER_HEADER = "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,ENCOUNTERS,PROCEDURES".split(",")
-PATIENT_HEADER = "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,MIDDLE,LAST,SUFFIX,MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,FIPS,ZIP,LAT,LON,HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE,INCOME".split(",")
-ENCOUNTER_HEADER = "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION".split(",")
+PROVIDER_HEADER = "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,ENCOUNTERS,PROCEDURES".split(
+    ","
+)
+PATIENT_HEADER = "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,MIDDLE,LAST,SUFFIX,MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,FIPS,ZIP,LAT,LON,HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE,INCOME".split(
+    ","
+)
+ENCOUNTER_HEADER = "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION".split(
+    ","
+)
 
 
 def row(header, **values):
@@ -21,11 +27,28 @@ def row(header, **values):
 
 
 def patient(pid, first, birth="1980-01-01"):
-    return row(PATIENT_HEADER, Id=pid, BIRTHDATE=birth, SSN="999-11-2222", FIRST=first, LAST="Lee1", GENDER="F", ZIP="00000")
+    return row(
+        PATIENT_HEADER,
+        Id=pid,
+        BIRTHDATE=birth,
+        SSN="999-11-2222",
+        FIRST=first,
+        LAST="Lee1",
+        GENDER="F",
+        ZIP="00000",
+    )
 
 
 def encounter(start, patient_id, provider_id):
-    return row(ENCOUNTER_HEADER, Id="e", START=start, STOP=start, PATIENT=patient_id, ORGANIZATION="org-1", PROVIDER=provider_id)
+    return row(
+        ENCOUNTER_HEADER,
+        Id="e",
+        START=start,
+        STOP=start,
+        PATIENT=patient_id,
+        ORGANIZATION="org-1",
+        PROVIDER=provider_id,
+    )
 
 
 class ImportSyntheaCommandTests(ClinicTestCase):
@@ -33,16 +56,36 @@ class ImportSyntheaCommandTests(ClinicTestCase):
         self.tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self.tmp.cleanup)
         self.folder = Path(self.tmp.name)
-        write_csv(self.folder / "organizations.csv", ORG_HEADER, [row(ORG_HEADER, Id="org-1", NAME="PCP1", ZIP="021182571")])
+        write_csv(
+            self.folder / "organizations.csv",
+            ORG_HEADER,
+            [row(ORG_HEADER, Id="org-1", NAME="PCP1", ZIP="021182571")],
+        )
         write_csv(
             self.folder / "providers.csv",
             PROVIDER_HEADER,
             [
-                row(PROVIDER_HEADER, Id="prov-a", ORGANIZATION="org-1", NAME="Ann1 Able2", GENDER="F"),
-                row(PROVIDER_HEADER, Id="prov-b", ORGANIZATION="org-1", NAME="Ben3 Baker4", GENDER="M"),
+                row(
+                    PROVIDER_HEADER,
+                    Id="prov-a",
+                    ORGANIZATION="org-1",
+                    NAME="Ann1 Able2",
+                    GENDER="F",
+                ),
+                row(
+                    PROVIDER_HEADER,
+                    Id="prov-b",
+                    ORGANIZATION="org-1",
+                    NAME="Ben3 Baker4",
+                    GENDER="M",
+                ),
             ],
         )
-        write_csv(self.folder / "patients.csv", PATIENT_HEADER, [patient("pat-1", "Cy5"), patient("pat-2", "Di6")])
+        write_csv(
+            self.folder / "patients.csv",
+            PATIENT_HEADER,
+            [patient("pat-1", "Cy5"), patient("pat-2", "Di6")],
+        )
         write_csv(
             self.folder / "encounters.csv",
             ENCOUNTER_HEADER,
@@ -65,7 +108,11 @@ class ImportSyntheaCommandTests(ClinicTestCase):
 
         self.assertEqual(Organization.objects.get(external_id="org-1").zip, "02118-2571")
         self.assertEqual(Doctor.objects.get(external_id="prov-b").organization.external_id, "org-1")
-        primary = dict(Patient.objects.filter(external_id__startswith="pat-").values_list("external_id", "primary_doctor__external_id"))
+        primary = dict(
+            Patient.objects.filter(external_id__startswith="pat-").values_list(
+                "external_id", "primary_doctor__external_id"
+            )
+        )
         self.assertEqual(primary, {"pat-1": "prov-a", "pat-2": "prov-b"})
         self.assertIn("providers.csv: 2 created, 0 updated, 0 unchanged, 0 invalid", output)
         self.assertIn("patients.csv: 2 created, 0 updated, 0 unchanged, 0 invalid", output)
@@ -87,34 +134,52 @@ class ImportSyntheaCommandTests(ClinicTestCase):
         self.assertIn("providers.csv: 0 created, 0 updated, 2 unchanged, 0 invalid", output)
         self.assertIn("patients.csv: 0 created, 0 updated, 2 unchanged, 0 invalid", output)
         self.assertIn("primary doctors: 0 assigned, 2 unchanged", output)
-        self.assertEqual((Organization.history.count(), Doctor.history.count(), Patient.history.count()), history)
+        self.assertEqual(
+            (Organization.history.count(), Doctor.history.count(), Patient.history.count()), history
+        )
 
     def test_it_attributes_history_to_the_actor_with_a_reason(self):
         self.run_command("--actor", self.steward.email)
 
         created = Patient.objects.get(external_id="pat-1").history.earliest()
-        self.assertEqual((created.history_user, created.history_change_reason), (self.steward, "Imported from patients.csv"))
+        self.assertEqual(
+            (created.history_user, created.history_change_reason),
+            (self.steward, "Imported from patients.csv"),
+        )
         assigned = Patient.objects.get(external_id="pat-1").history.latest()
         self.assertEqual(assigned.history_user, self.steward)
         self.assertIn("encounters.csv", assigned.history_change_reason)
 
     def test_it_writes_nothing_and_lists_the_errors_when_a_row_is_invalid(self):
-        write_csv(self.folder / "patients.csv", PATIENT_HEADER, [patient("pat-1", "Cy5"), patient("pat-2", "Di6", birth="1990-13-01")])
+        write_csv(
+            self.folder / "patients.csv",
+            PATIENT_HEADER,
+            [patient("pat-1", "Cy5"), patient("pat-2", "Di6", birth="1990-13-01")],
+        )
 
         with self.assertRaises(CommandError) as caught:
             self.run_command()
 
-        self.assertIn('patients.csv, row 3, column BIRTHDATE: "1990-13-01" is not a valid date (YYYY-MM-DD)', str(caught.exception))
+        self.assertIn(
+            'patients.csv, row 3, column BIRTHDATE: "1990-13-01" is not a valid date (YYYY-MM-DD)',
+            str(caught.exception),
+        )
         self.assertFalse(Organization.objects.filter(external_id="org-1").exists())
         self.assertFalse(Patient.objects.filter(external_id="pat-1").exists())
 
     def test_it_reports_an_encounter_with_an_unknown_provider(self):
-        write_csv(self.folder / "encounters.csv", ENCOUNTER_HEADER, [encounter("2020-01-01T10:00:00Z", "pat-1", "prov-x")])
+        write_csv(
+            self.folder / "encounters.csv",
+            ENCOUNTER_HEADER,
+            [encounter("2020-01-01T10:00:00Z", "pat-1", "prov-x")],
+        )
 
         with self.assertRaises(CommandError) as caught:
             self.run_command()
 
-        self.assertIn('encounters.csv, column PROVIDER: "prov-x" is not a known doctor', str(caught.exception))
+        self.assertIn(
+            'encounters.csv, column PROVIDER: "prov-x" is not a known doctor', str(caught.exception)
+        )
         self.assertFalse(Patient.objects.filter(external_id="pat-1").exists())
 
     def test_it_imports_whichever_files_are_present(self):
@@ -132,7 +197,10 @@ class ImportSyntheaCommandTests(ClinicTestCase):
             call_command("import_synthea", str(self.folder / "nowhere"), stdout=io.StringIO())
 
     def test_it_refuses_a_folder_without_synthea_files(self):
-        with tempfile.TemporaryDirectory() as empty, self.assertRaisesMessage(CommandError, "holds none of"):
+        with (
+            tempfile.TemporaryDirectory() as empty,
+            self.assertRaisesMessage(CommandError, "holds none of"),
+        ):
             call_command("import_synthea", empty, stdout=io.StringIO())
 
     def test_it_refuses_an_unknown_actor(self):

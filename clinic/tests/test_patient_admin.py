@@ -32,14 +32,18 @@ class PatientSsnMaskingTests(ClinicTestCase):
             with self.subTest(user=user.email):
                 response = self.client.get(reverse("admin:clinic_patient_changelist"))
                 self.assertContains(response, "999-12-4321")
-                response = self.client.get(reverse("admin:clinic_patient_change", args=[self.alice_patient.pk]))
+                response = self.client.get(
+                    reverse("admin:clinic_patient_change", args=[self.alice_patient.pk])
+                )
                 self.assertContains(response, 'value="999-12-4321"')
 
     def test_it_never_puts_the_ssn_in_the_change_form_without_view_ssn(self):
         for user in (self.front_desk, self.auditor, self.alice):
             self.login(user)
             with self.subTest(user=user.email):
-                response = self.client.get(reverse("admin:clinic_patient_change", args=[self.alice_patient.pk]))
+                response = self.client.get(
+                    reverse("admin:clinic_patient_change", args=[self.alice_patient.pk])
+                )
                 self.assertEqual(response.status_code, 200)
                 self.assertContains(response, "***-**-4321")
                 self.assertNotContains(response, "999-12-4321")
@@ -122,15 +126,22 @@ class PatientFormSaveTests(ClinicTestCase):
 
     def test_it_shows_the_auditor_a_read_only_page(self):
         self.login(self.auditor)
-        response = self.client.get(reverse("admin:clinic_patient_change", args=[self.other_patient.pk]))
+        response = self.client.get(
+            reverse("admin:clinic_patient_change", args=[self.other_patient.pk])
+        )
         self.assertEqual(response.status_code, 200)
         self.assertNotContains(response, 'name="_save"')
         self.assertNotContains(response, 'name="city"')
 
     def test_it_adds_a_patient_through_the_service(self):
         self.login(self.front_desk)
-        patient = Patient(external_id="walk-in-1", first_name="Wes", last_name="Walker",
-                          birth_date=datetime.date(2001, 2, 3), gender="M")
+        patient = Patient(
+            external_id="walk-in-1",
+            first_name="Wes",
+            last_name="Walker",
+            birth_date=datetime.date(2001, 2, 3),
+            gender="M",
+        )
         data = patient_form_data(patient, with_ssn=False)
         response = self.client.post(reverse("admin:clinic_patient_add"), data)
         created = Patient.objects.get(external_id="walk-in-1")
@@ -138,7 +149,9 @@ class PatientFormSaveTests(ClinicTestCase):
         self.assertRegex(created.mrn, r"^\d{8}$")
         self.assertEqual(created.created_by, self.front_desk)
         row = created.history.get()
-        self.assertEqual((row.history_user, row.history_change_reason), (self.front_desk, "Created in admin"))
+        self.assertEqual(
+            (row.history_user, row.history_change_reason), (self.front_desk, "Created in admin")
+        )
 
 
 class PatientArchiveActionTests(ClinicTestCase):
@@ -151,31 +164,45 @@ class PatientArchiveActionTests(ClinicTestCase):
 
     def test_it_archives_and_restores_with_history(self):
         self.login(self.front_desk)
-        response = self.post_action("admin:clinic_patient_changelist", "archive_patients",
-                                    [self.other_patient, self.alice_patient])
+        response = self.post_action(
+            "admin:clinic_patient_changelist",
+            "archive_patients",
+            [self.other_patient, self.alice_patient],
+        )
         self.assertContains(response, "Archived 2 patients.")
         self.assertEqual(Patient.objects.archived().count(), 2)
         row = self.other_patient.history.latest()
-        self.assertEqual((row.status, row.history_user, row.history_change_reason),
-                         ("archived", self.front_desk, "Archived in admin"))
+        self.assertEqual(
+            (row.status, row.history_user, row.history_change_reason),
+            ("archived", self.front_desk, "Archived in admin"),
+        )
 
-        response = self.post_action("admin:clinic_archivedpatient_changelist", "restore_patients",
-                                    [self.other_patient])
+        response = self.post_action(
+            "admin:clinic_archivedpatient_changelist", "restore_patients", [self.other_patient]
+        )
         self.assertContains(response, "Restored 1 patient.")
         self.assertEqual(list(Patient.objects.archived()), [self.alice_patient])
         row = self.other_patient.history.latest()
-        self.assertEqual((row.status, row.history_user, row.history_change_reason),
-                         ("active", self.front_desk, "Restored in admin"))
+        self.assertEqual(
+            (row.status, row.history_user, row.history_change_reason),
+            ("active", self.front_desk, "Restored in admin"),
+        )
 
     def test_it_lists_archived_patients_in_their_queue(self):
         self.login(self.front_desk)
-        self.post_action("admin:clinic_patient_changelist", "archive_patients", [self.other_patient])
+        self.post_action(
+            "admin:clinic_patient_changelist", "archive_patients", [self.other_patient]
+        )
         response = self.client.get(reverse("admin:clinic_archivedpatient_changelist"))
-        self.assertEqual([p.pk for p in response.context["cl"].result_list], [self.other_patient.pk])
+        self.assertEqual(
+            [p.pk for p in response.context["cl"].result_list], [self.other_patient.pk]
+        )
 
     def test_it_offers_the_auditor_no_actions(self):
         self.login(self.auditor)
         response = self.client.get(reverse("admin:clinic_patient_changelist"))
         self.assertIsNone(response.context["action_form"])
-        response = self.post_action("admin:clinic_patient_changelist", "archive_patients", [self.other_patient])
+        response = self.post_action(
+            "admin:clinic_patient_changelist", "archive_patients", [self.other_patient]
+        )
         self.assertFalse(Patient.objects.archived().exists())

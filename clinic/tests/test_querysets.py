@@ -29,7 +29,9 @@ class VisibleToTests(ClinicTestCase):
 
     def test_it_shows_a_doctor_only_the_granted_patients(self):
         self.assertEqual(list(Patient.objects.visible_to(self.alice)), [self.alice_patient])
-        self.assertEqual(list(Patient.objects.visible_to(self.alice, "change")), [self.alice_patient])
+        self.assertEqual(
+            list(Patient.objects.visible_to(self.alice, "change")), [self.alice_patient]
+        )
         self.assertFalse(Patient.objects.visible_to(self.bob).exists())
 
     def test_it_lets_the_auditor_view_but_not_change(self):

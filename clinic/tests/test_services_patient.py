@@ -24,7 +24,9 @@ def new_patient(**fields) -> Patient:
 
 class PatientSaveTests(ClinicTestCase):
     def test_it_creates_a_patient_with_an_mrn_and_history(self):
-        patient = services.patient_save(patient=new_patient(), actor=self.front_desk, reason="walk-in")
+        patient = services.patient_save(
+            patient=new_patient(), actor=self.front_desk, reason="walk-in"
+        )
         self.assertRegex(patient.mrn, r"^\d{8}$")
         self.assertEqual(patient.created_by, self.front_desk)
         self.assertEqual(patient.updated_by, self.front_desk)
@@ -132,17 +134,23 @@ class PatientAssignPrimaryDoctorTests(ClinicTestCase):
 
 class PatientArchiveTests(ClinicTestCase):
     def test_it_archives_and_restores_with_history(self):
-        services.patient_archive(patient=self.other_patient, actor=self.front_desk, reason="moved away")
+        services.patient_archive(
+            patient=self.other_patient, actor=self.front_desk, reason="moved away"
+        )
         self.assertEqual(Patient.objects.archived().get(), self.other_patient)
         row = self.other_patient.history.latest()
-        self.assertEqual((row.status, row.history_user, row.history_change_reason),
-                         ("archived", self.front_desk, "moved away"))
+        self.assertEqual(
+            (row.status, row.history_user, row.history_change_reason),
+            ("archived", self.front_desk, "moved away"),
+        )
 
         services.patient_restore(patient=self.other_patient, actor=self.steward, reason="back")
         self.assertFalse(Patient.objects.archived().exists())
         row = self.other_patient.history.latest()
-        self.assertEqual((row.status, row.history_user, row.history_change_reason),
-                         ("active", self.steward, "back"))
+        self.assertEqual(
+            (row.status, row.history_user, row.history_change_reason),
+            ("active", self.steward, "back"),
+        )
 
     def test_it_refuses_to_archive_twice(self):
         services.patient_archive(patient=self.other_patient, actor=None, reason="r")
@@ -175,7 +183,9 @@ class MrnAllocateTests(ClinicTestCase):
 
 class DoctorLoginGrantsTests(ClinicTestCase):
     def test_it_moves_grants_when_a_doctors_login_changes(self):
-        carol = user_create(email="carol@example.com", password=None, role=roles.DOCTOR, actor=None, reason="r")
+        carol = user_create(
+            email="carol@example.com", password=None, role=roles.DOCTOR, actor=None, reason="r"
+        )
         doctor = type(self.dr_alice).objects.get(pk=self.dr_alice.pk)
         doctor.user = carol
         services.doctor_save(doctor=doctor, actor=self.admin, reason="new login")
@@ -199,11 +209,11 @@ class OrganizationSaveTests(ClinicTestCase):
         org.name = "North Clinic"
         services.organization_save(organization=org, actor=self.steward, reason="renamed")
         row = org.history.latest()
-        self.assertEqual((row.name, row.history_user, row.history_change_reason),
-                         ("North Clinic", self.steward, "renamed"))
+        self.assertEqual(
+            (row.name, row.history_user, row.history_change_reason),
+            ("North Clinic", self.steward, "renamed"),
+        )
         org.name = ""
         with self.assertRaises(ValidationError) as caught:
             services.organization_save(organization=org, actor=None, reason="r")
         self.assertEqual(caught.exception.error_dict["name"][0].code, "blank")
-
-

@@ -19,7 +19,9 @@ PATIENTS_2021 = "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,S
 PATIENTS_2023 = "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,SUFFIX,MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,FIPS,ZIP,LAT,LON,HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE,INCOME"
 PATIENTS_2025 = "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,MIDDLE,LAST,SUFFIX,MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,FIPS,ZIP,LAT,LON,HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE,INCOME"
 PROVIDERS_2021 = "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,UTILIZATION"
-PROVIDERS_2023 = "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,ENCOUNTERS,PROCEDURES"
+PROVIDERS_2023 = (
+    "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,ENCOUNTERS,PROCEDURES"
+)
 ORGANIZATIONS = "Id,NAME,ADDRESS,CITY,STATE,ZIP,LAT,LON,PHONE,REVENUE,UTILIZATION"
 
 PATIENT_VALUES = {
@@ -99,17 +101,32 @@ class SyntheaFormatTests(ClinicTestCase):
                 self.assertEqual(doctor.organization.external_id, "org-1")
 
     def test_it_reads_organizations(self):
-        values = {"Id": "org-9", "NAME": "HARMONY HEALTH AND WELLNESS  LLC", "ZIP": "020722571",
-                  "PHONE": "978-342-9781 Or 978-342-9781", "REVENUE": "0.0"}
+        values = {
+            "Id": "org-9",
+            "NAME": "HARMONY HEALTH AND WELLNESS  LLC",
+            "ZIP": "020722571",
+            "PHONE": "978-342-9781 Or 978-342-9781",
+            "REVENUE": "0.0",
+        }
 
         self.run_import(SyntheaOrganizationResource, dataset(ORGANIZATIONS, values))
 
         org = Organization.objects.get(external_id="org-9")
-        self.assertEqual((org.name, org.zip, org.phone), ("HARMONY HEALTH AND WELLNESS  LLC", "02072-2571", "978-342-9781"))
+        self.assertEqual(
+            (org.name, org.zip, org.phone),
+            ("HARMONY HEALTH AND WELLNESS  LLC", "02072-2571", "978-342-9781"),
+        )
 
     def test_it_accepts_headers_in_any_case_and_order(self):
         header = "zip,gender,last,first,birthdate,id"
-        values = {"zip": "02145", "gender": "F", "last": "Lee1", "first": "Ann2", "birthdate": "2000-01-01", "id": "pat-9"}
+        values = {
+            "zip": "02145",
+            "gender": "F",
+            "last": "Lee1",
+            "first": "Ann2",
+            "birthdate": "2000-01-01",
+            "id": "pat-9",
+        }
 
         self.run_import(SyntheaPatientResource, dataset(header, values))
 
@@ -119,7 +136,9 @@ class SyntheaFormatTests(ClinicTestCase):
         Organization.objects.create(external_id="org-1", name="PCP1")
         values = {"Id": "prov-2", "ORGANIZATION": "org-1", "NAME": "Cher", "GENDER": "F"}
 
-        result = SyntheaProviderResource().import_data(dataset(PROVIDERS_2021, values), dry_run=False)
+        result = SyntheaProviderResource().import_data(
+            dataset(PROVIDERS_2021, values), dry_run=False
+        )
 
         self.assertEqual(
             [str(p) for p in result.problems],

@@ -35,12 +35,16 @@ class SyntheaRealSetsTests(TestCase):
 
                 call_command("import_synthea", str(folder), stdout=io.StringIO())
 
-                self.assertEqual(Organization.objects.count(), data_rows(folder / "organizations.csv"))
+                self.assertEqual(
+                    Organization.objects.count(), data_rows(folder / "organizations.csv")
+                )
                 self.assertEqual(Doctor.objects.count(), data_rows(folder / "providers.csv"))
                 self.assertEqual(Patient.objects.count(), data_rows(folder / "patients.csv"))
                 with_encounters = patients_with_encounters(folder / "encounters.csv")
                 assigned = set(
-                    Patient.objects.filter(primary_doctor__isnull=False).values_list("external_id", flat=True)
+                    Patient.objects.filter(primary_doctor__isnull=False).values_list(
+                        "external_id", flat=True
+                    )
                 )
                 self.assertEqual(assigned, with_encounters)
 

@@ -29,7 +29,11 @@ class UnassignedQueueTests(ClinicTestCase):
         self.login(self.front_desk)
         response = self.client.post(
             reverse(QUEUE),
-            {"action": "assign_primary_doctor", "_selected_action": [self.other_patient.pk], "index": "0"},
+            {
+                "action": "assign_primary_doctor",
+                "_selected_action": [self.other_patient.pk],
+                "index": "0",
+            },
         )
         self.assertEqual(response.status_code, 200)
         self.assertTemplateUsed(response, "admin/clinic/assign_primary_doctor.html")
@@ -56,16 +60,25 @@ class UnassignedQueueTests(ClinicTestCase):
         for patient in (self.other_patient, self.second):
             row = patient.history.latest()
             self.assertEqual(row.primary_doctor_id, self.dr_bob.pk)
-            self.assertEqual((row.history_user, row.history_change_reason),
-                             (self.front_desk, "New registrations"))
-        self.assertEqual(set(Patient.objects.visible_to(self.bob)), {self.other_patient, self.second})
+            self.assertEqual(
+                (row.history_user, row.history_change_reason),
+                (self.front_desk, "New registrations"),
+            )
+        self.assertEqual(
+            set(Patient.objects.visible_to(self.bob)), {self.other_patient, self.second}
+        )
 
     def test_it_asks_again_when_no_doctor_is_chosen(self):
         self.login(self.front_desk)
         response = self.client.post(
             reverse(QUEUE),
-            {"action": "assign_primary_doctor", "_selected_action": [self.other_patient.pk],
-             "apply": "1", "doctor": "", "reason": "x"},
+            {
+                "action": "assign_primary_doctor",
+                "_selected_action": [self.other_patient.pk],
+                "apply": "1",
+                "doctor": "",
+                "reason": "x",
+            },
         )
         self.assertEqual(response.status_code, 200)
         self.assertTrue(response.context["form"].errors["doctor"])
@@ -76,8 +89,13 @@ class UnassignedQueueTests(ClinicTestCase):
         self.login(self.front_desk)
         response = self.client.post(
             reverse(QUEUE),
-            {"action": "assign_primary_doctor", "_selected_action": [self.other_patient.pk],
-             "apply": "1", "doctor": retired.pk, "reason": "x"},
+            {
+                "action": "assign_primary_doctor",
+                "_selected_action": [self.other_patient.pk],
+                "apply": "1",
+                "doctor": retired.pk,
+                "reason": "x",
+            },
         )
         self.assertTrue(response.context["form"].errors["doctor"])
         self.assertIsNone(Patient.objects.get(pk=self.other_patient.pk).primary_doctor)
@@ -86,8 +104,13 @@ class UnassignedQueueTests(ClinicTestCase):
         self.login(self.front_desk)
         self.client.post(
             reverse("admin:clinic_patient_changelist"),
-            {"action": "assign_primary_doctor", "_selected_action": [self.alice_patient.pk],
-             "apply": "1", "doctor": self.dr_bob.pk, "reason": "Cover"},
+            {
+                "action": "assign_primary_doctor",
+                "_selected_action": [self.alice_patient.pk],
+                "apply": "1",
+                "doctor": self.dr_bob.pk,
+                "reason": "Cover",
+            },
         )
         self.assertEqual(list(Patient.objects.visible_to(self.bob)), [self.alice_patient])
         alice = type(self.alice).objects.get(pk=self.alice.pk)

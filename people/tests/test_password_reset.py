@@ -36,7 +36,9 @@ class PasswordResetTests(ClinicTestCase):
         self.assertTrue(self.client.login(email="desk@example.com", password=NEW_PASSWORD))
 
     def test_it_sends_nothing_for_an_unknown_email(self):
-        response = self.client.post(reverse("admin_password_reset"), {"email": "nobody@example.com"})
+        response = self.client.post(
+            reverse("admin_password_reset"), {"email": "nobody@example.com"}
+        )
         self.assertRedirects(response, reverse("password_reset_done"))
         self.assertEqual(mail.outbox, [])
 

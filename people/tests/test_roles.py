@@ -21,7 +21,13 @@ class RoleMigrationTests(ClinicTestCase):
         # The test database is built by the migrations, so this is a fresh database.
         self.assertEqual(
             set(Group.objects.values_list("name", flat=True)),
-            {roles.ADMINISTRATOR, roles.FRONT_DESK, roles.DOCTOR, roles.DATA_STEWARD, roles.AUDITOR},
+            {
+                roles.ADMINISTRATOR,
+                roles.FRONT_DESK,
+                roles.DOCTOR,
+                roles.DATA_STEWARD,
+                roles.AUDITOR,
+            },
         )
         for name, perms in roles.ROLES.items():
             with self.subTest(role=name):
@@ -52,4 +58,6 @@ class SyncRolesTests(ClinicTestCase):
     def test_it_recreates_a_deleted_role_group(self):
         Group.objects.filter(name=roles.AUDITOR).delete()
         call_command("sync_roles", stdout=StringIO())
-        self.assertEqual(held(Group.objects.get(name=roles.AUDITOR)), set(roles.ROLES[roles.AUDITOR]))
+        self.assertEqual(
+            held(Group.objects.get(name=roles.AUDITOR)), set(roles.ROLES[roles.AUDITOR])
+        )

@@ -30,7 +30,9 @@ class UserAdminAddTests(ClinicTestCase):
         response = self.client.get(reverse("admin:people_user_add"))
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, 'name="role"')
-        self.assertEqual(response.context["adminform"].form.fields["role"].initial, roles.FRONT_DESK)
+        self.assertEqual(
+            response.context["adminform"].form.fields["role"].initial, roles.FRONT_DESK
+        )
 
     def test_it_creates_the_user_with_the_chosen_role_profile_and_history(self):
         self.login(self.admin)
@@ -114,7 +116,9 @@ class UserAdminChangeTests(ClinicTestCase):
     def test_it_shows_group_changes_on_the_history_page(self):
         self.login(self.admin)
         auditor = Group.objects.get(name=roles.AUDITOR)
-        self.client.post(self.change_url(self.front_desk), self.form_data(self.front_desk, groups=[auditor.pk]))
+        self.client.post(
+            self.change_url(self.front_desk), self.form_data(self.front_desk, groups=[auditor.pk])
+        )
         response = self.client.get(reverse("admin:people_user_history", args=[self.front_desk.pk]))
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "Changed in admin: Groups")
@@ -122,13 +126,17 @@ class UserAdminChangeTests(ClinicTestCase):
 
     def test_it_does_not_let_an_administrator_make_a_superuser(self):
         self.login(self.admin)
-        self.client.post(self.change_url(self.front_desk), self.form_data(self.front_desk, is_superuser="on"))
+        self.client.post(
+            self.change_url(self.front_desk), self.form_data(self.front_desk, is_superuser="on")
+        )
         self.front_desk.refresh_from_db()
         self.assertFalse(self.front_desk.is_superuser)
 
     def test_it_shows_an_operator_read_only_to_an_administrator(self):
         self.login(self.admin)
-        response = self.client.post(self.change_url(self.operator), self.form_data(self.operator, email="x@example.com"))
+        response = self.client.post(
+            self.change_url(self.operator), self.form_data(self.operator, email="x@example.com")
+        )
         self.assertEqual(response.status_code, 403)
         self.operator.refresh_from_db()
         self.assertEqual(self.operator.email, "operator@example.com")
@@ -144,7 +152,9 @@ class UserAdminAccessTests(ClinicTestCase):
         for user in (self.front_desk, self.steward, self.alice):
             self.login(user)
             with self.subTest(user=user.email):
-                self.assertEqual(self.client.get(reverse("admin:people_user_changelist")).status_code, 403)
+                self.assertEqual(
+                    self.client.get(reverse("admin:people_user_changelist")).status_code, 403
+                )
                 self.assertEqual(self.client.get(reverse("admin:people_user_add")).status_code, 403)
                 response = self.client.get(reverse("admin:index"))
                 self.assertNotContains(response, reverse("admin:people_user_changelist"))
@@ -154,7 +164,8 @@ class UserAdminAccessTests(ClinicTestCase):
         self.assertEqual(self.client.get(reverse("admin:people_user_changelist")).status_code, 200)
         self.assertEqual(self.client.get(reverse("admin:people_user_add")).status_code, 403)
         response = self.client.post(
-            reverse("admin:people_user_change", args=[self.front_desk.pk]), {"email": "x@example.com"}
+            reverse("admin:people_user_change", args=[self.front_desk.pk]),
+            {"email": "x@example.com"},
         )
         self.assertEqual(response.status_code, 403)
 

@@ -48,7 +48,9 @@ def _by_external_id(model, keys):
     keys = sorted(keys)
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start : start + LOOKUP_CHUNK]
-        found.update({obj.external_id: obj for obj in model._default_manager.filter(external_id__in=chunk)})
+        found.update(
+            {obj.external_id: obj for obj in model._default_manager.filter(external_id__in=chunk)}
+        )
     return found
 
 
@@ -165,10 +167,14 @@ class Command(BaseCommand):
         for patient_id, provider_id in found.by_patient.items():
             patient, doctor = patients.get(patient_id), doctors.get(provider_id)
             if patient is None:
-                problems.append(ImportProblem(None, "PATIENT", patient_id, "is not a known patient", name))
+                problems.append(
+                    ImportProblem(None, "PATIENT", patient_id, "is not a known patient", name)
+                )
                 continue
             if doctor is None:
-                problems.append(ImportProblem(None, "PROVIDER", provider_id, "is not a known doctor", name))
+                problems.append(
+                    ImportProblem(None, "PROVIDER", provider_id, "is not a known doctor", name)
+                )
                 continue
             if patient.primary_doctor_id == doctor.pk:
                 unchanged += 1
@@ -179,7 +185,13 @@ class Command(BaseCommand):
                 )
             except ValidationError as exc:
                 problems.append(
-                    ImportProblem(None, "PROVIDER", provider_id, f"cannot be assigned ({' '.join(exc.messages)})", name)
+                    ImportProblem(
+                        None,
+                        "PROVIDER",
+                        provider_id,
+                        f"cannot be assigned ({' '.join(exc.messages)})",
+                        name,
+                    )
                 )
                 continue
             assigned += 1
