@@ -34,6 +34,20 @@ from simple_history.admin import SimpleHistoryAdmin
 REASON_FIELD = "change_reason"
 
 
+def changed_fields_reason(form) -> str:
+    """The history reason for a change-form save that gave none: the changed fields.
+
+    Returns ``"Changed in admin: City and ZIP"`` (field labels), or
+    ``"Saved in admin"`` when no field changed.
+    """
+    changed = [
+        str(form.fields[name].label or name)
+        for name in form.changed_data
+        if name != REASON_FIELD and name in form.fields
+    ]
+    return f"Changed in admin: {get_text_list(changed, 'and')}" if changed else "Saved in admin"
+
+
 class ReasonForm(forms.ModelForm):
     """A ModelForm with an optional "reason for change" kept in the history row."""
 
@@ -73,12 +87,7 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
             return typed
         if not change:
             return "Created in admin"
-        changed = [
-            str(form.fields[name].label or name)
-            for name in form.changed_data
-            if name != REASON_FIELD and name in form.fields
-        ]
-        return f"Changed in admin: {get_text_list(changed, 'and')}" if changed else "Saved in admin"
+        return changed_fields_reason(form)
 
     def save_model(self, request, obj, form, change):
         self.write(request, obj, self.change_reason(request, form, change))

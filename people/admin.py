@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from admin_ext.admin import changed_fields_reason
 from people import services
 from people.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from people.models import LoginEvent, Profile, User
@@ -101,19 +102,13 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
         """Save a changed user through ``people.services.user_update`` (added users are
         already saved by ``save_form``)."""
         if change:
-            services.user_update(user=obj, actor=request.user, reason=self.change_reason(form))
+            services.user_update(user=obj, actor=request.user, reason=changed_fields_reason(form))
 
     def save_related(self, request, form, formsets, change):
         # The add form has no many-to-many fields and the service already saved
         # the user; there is nothing of the form's left to save.
         if change:
             super().save_related(request, form, formsets, change)
-
-    @staticmethod
-    def change_reason(form) -> str:
-        """The history reason for a change-form save: the changed fields' labels."""
-        changed = [str(form.fields[name].label or name) for name in form.changed_data]
-        return f"Changed in admin: {', '.join(changed)}" if changed else "Saved in admin"
 
     def has_delete_permission(self, request, obj=None):
         # Deactivate instead: deleting a user would orphan their audit trail.
