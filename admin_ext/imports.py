@@ -51,6 +51,21 @@ MSG_NOT_A_CHOICE = "is not one of %(choices)s"
 MSG_NOT_UNIQUE = "already belongs to another record"
 
 
+def rows_by_key(queryset, field: str, keys: Iterable[str]) -> dict:
+    """Rows of ``queryset`` whose ``field`` is one of ``keys``, as ``{key: row}``.
+
+    Queries ``LOOKUP_CHUNK`` keys at a time, so a large file stays under SQLite's
+    limit on query parameters. Keys with no row are simply absent.
+    """
+    keys = sorted(keys)
+    found = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        for obj in queryset.filter(**{f"{field}__in": chunk}):
+            found[getattr(obj, field)] = obj
+    return found
+
+
 def spreadsheet_row(data_row_number: int) -> int:
     """The spreadsheet row number of import-export's 1-based data row number (header = row 1)."""
     return data_row_number + 1
@@ -201,13 +216,8 @@ class ExternalIdWidget(widgets.ForeignKeyWidget):
 
     def prime(self, values: Iterable[str]) -> None:
         """Load the related rows for ``values`` (cell texts) into this import's cache."""
-        keys = sorted({_text(v) for v in values} - {""})
-        self._cache = {}
-        manager = self.model._default_manager
-        for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = keys[start : start + LOOKUP_CHUNK]
-            for obj in manager.filter(**{f"{self.field}__in": chunk}):
-                self._cache[getattr(obj, self.field)] = obj
+        keys = {_text(v) for v in values} - {""}
+        self._cache = rows_by_key(self.model._default_manager.all(), self.field, keys)
 
     def clean(self, value, row=None, **kwargs):
         key = _text(value)
@@ -241,13 +251,8 @@ class ChunkedInstanceLoader(ModelInstanceLoader):
         if self.id_field.column_name not in headers:
             return
         index = headers.index(self.id_field.column_name)
-        keys = sorted({_text(row[index]) for row in dataset} - {""})
-        queryset = self.get_queryset()
-        attribute = self.id_field.attribute
-        for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = keys[start : start + LOOKUP_CHUNK]
-            for obj in queryset.filter(**{f"{attribute}__in": chunk}):
-                self.instances[getattr(obj, attribute)] = obj
+        keys = {_text(row[index]) for row in dataset} - {""}
+        self.instances = rows_by_key(self.get_queryset(), self.id_field.attribute, keys)
 
     def get_instance(self, row):
         return self.instances.get(_text(row.get(self.id_field.column_name)))

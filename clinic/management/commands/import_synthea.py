@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from import_export.formats.base_formats import CSV
 
-from admin_ext.imports import LOOKUP_CHUNK, ImportProblem
+from admin_ext.imports import ImportProblem, rows_by_key
 from clinic import services
 from clinic.models import Doctor, Patient
 from clinic.resources import (
@@ -41,17 +41,6 @@ class _Invalid(Exception):
     def __init__(self, problems):
         super().__init__(f"{len(problems)} problems")
         self.problems = problems
-
-
-def _by_external_id(model, keys):
-    found = {}
-    keys = sorted(keys)
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[start : start + LOOKUP_CHUNK]
-        found.update(
-            {obj.external_id: obj for obj in model._default_manager.filter(external_id__in=chunk)}
-        )
-    return found
 
 
 class Command(BaseCommand):
@@ -160,8 +149,8 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise CommandError(f"{name}: {exc}") from None
         problems = list(found.problems)
-        patients = _by_external_id(Patient, found.by_patient.keys())
-        doctors = _by_external_id(Doctor, set(found.by_patient.values()))
+        patients = rows_by_key(Patient.objects.all(), "external_id", found.by_patient.keys())
+        doctors = rows_by_key(Doctor.objects.all(), "external_id", set(found.by_patient.values()))
         assigned = unchanged = 0
         reason = f"Primary doctor from {name} (most encounters)"
         for patient_id, provider_id in found.by_patient.items():
