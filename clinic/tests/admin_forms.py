@@ -1,6 +1,6 @@
-"""Helpers for posting the patient admin form in tests."""
+"""Helpers for posting the patient and doctor admin forms in tests."""
 
-from clinic.models import Patient
+from clinic.models import Doctor, Patient
 
 
 def patient_form_data(patient: Patient, *, with_ssn: bool, **changes) -> dict:
@@ -30,5 +30,39 @@ def patient_form_data(patient: Patient, *, with_ssn: bool, **changes) -> dict:
     }
     if with_ssn:
         data["ssn"] = patient.ssn
+    data.update(changes)
+    return data
+
+
+def doctor_form_data(doctor: Doctor, *, patients=(), **changes) -> dict:
+    """The doctor change form as the browser would post it, with ``changes`` applied.
+
+    ``patients`` are the rows of the read-only patients inline (the doctor's
+    patients the viewer may see), posted back as the inline's management form.
+    """
+    data = {
+        "first_name": doctor.first_name,
+        "last_name": doctor.last_name,
+        "gender": doctor.gender,
+        "specialty": doctor.specialty,
+        "external_id": doctor.external_id,
+        "organization": doctor.organization_id or "",
+        "active": "on" if doctor.active else "",
+        "user": doctor.user_id or "",
+        "email": doctor.email,
+        "phone": doctor.phone,
+        "address": doctor.address,
+        "city": doctor.city,
+        "state": doctor.state,
+        "zip": doctor.zip,
+        "change_reason": "",
+        "patients-TOTAL_FORMS": str(len(patients)),
+        "patients-INITIAL_FORMS": str(len(patients)),
+        "patients-MIN_NUM_FORMS": "0",
+        "patients-MAX_NUM_FORMS": "0",
+    }
+    for i, patient in enumerate(patients):
+        data[f"patients-{i}-id"] = patient.pk
+        data[f"patients-{i}-primary_doctor"] = doctor.pk
     data.update(changes)
     return data

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from admin_ext.testing import ClinicTestCase
 from clinic import services
+from clinic.tests.admin_forms import doctor_form_data
 from clinic.tests.factories import PatientFactory
 
 
@@ -50,29 +51,9 @@ class DoctorPatientsInlineTests(ClinicTestCase):
         doctor = self.dr_alice
         response = self.client.post(
             reverse("admin:clinic_doctor_change", args=[doctor.pk]),
-            {
-                "first_name": doctor.first_name,
-                "last_name": doctor.last_name,
-                "gender": doctor.gender,
-                "specialty": doctor.specialty,
-                "external_id": doctor.external_id,
-                "organization": doctor.organization_id,
-                "active": "on",
-                "user": "",
-                "email": "",
-                "phone": "",
-                "address": "",
-                "city": "",
-                "state": "",
-                "zip": "",
-                "change_reason": "Left the clinic",
-                "patients-TOTAL_FORMS": "1",
-                "patients-INITIAL_FORMS": "1",
-                "patients-MIN_NUM_FORMS": "0",
-                "patients-MAX_NUM_FORMS": "0",
-                "patients-0-id": self.alice_patient.pk,
-                "patients-0-primary_doctor": doctor.pk,
-            },
+            doctor_form_data(
+                doctor, patients=[self.alice_patient], user="", change_reason="Left the clinic"
+            ),
         )
         self.assertRedirects(response, reverse("admin:clinic_doctor_changelist"))
         alice = type(self.alice).objects.get(pk=self.alice.pk)

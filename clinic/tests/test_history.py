@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Patient
-from clinic.tests.admin_forms import patient_form_data
+from clinic.tests.admin_forms import doctor_form_data, patient_form_data
 
 
 class PatientHistoryTests(ClinicTestCase):
@@ -80,27 +80,7 @@ class DoctorAndOrganizationHistoryTests(ClinicTestCase):
         doctor = self.dr_bob
         response = self.client.post(
             reverse("admin:clinic_doctor_change", args=[doctor.pk]),
-            {
-                "first_name": doctor.first_name,
-                "last_name": doctor.last_name,
-                "gender": doctor.gender,
-                "specialty": "CARDIOLOGY",
-                "external_id": doctor.external_id,
-                "organization": doctor.organization_id,
-                "active": "on",
-                "user": doctor.user_id,
-                "email": "",
-                "phone": "",
-                "address": "",
-                "city": "",
-                "state": "",
-                "zip": "",
-                "change_reason": "",
-                "patients-TOTAL_FORMS": "0",
-                "patients-INITIAL_FORMS": "0",
-                "patients-MIN_NUM_FORMS": "0",
-                "patients-MAX_NUM_FORMS": "0",
-            },
+            doctor_form_data(doctor, specialty="CARDIOLOGY"),
         )
         self.assertRedirects(response, reverse("admin:clinic_doctor_changelist"))
         row = doctor.history.latest()
