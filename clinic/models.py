@@ -6,13 +6,23 @@ Writes go through ``clinic/services.py``; do not call ``save()`` from views.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
 
 from clinic.querysets import DoctorQuerySet, PatientQuerySet
+from clinic.validators import (
+    SSN_PATTERN,
+    ZIP_PATTERN,
+    validate_not_future,
+    validate_ssn,
+    validate_us_state,
+    validate_zip,
+)
 
 
 class Gender(models.TextChoices):
@@ -31,8 +41,10 @@ class Organization(models.Model):
     name = models.CharField(_("name"), max_length=200)
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    state = models.CharField(_("state"), max_length=50, blank=True)
-    zip = models.CharField(_("ZIP"), max_length=10, blank=True)
+    state = models.CharField(
+        _("state"), max_length=50, blank=True, validators=[validate_us_state]
+    )
+    zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     phone = models.CharField(_("phone"), max_length=60, blank=True)
 
     history = HistoricalRecords()
@@ -74,8 +86,10 @@ class Doctor(models.Model):
     phone = models.CharField(_("phone"), max_length=60, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    state = models.CharField(_("state"), max_length=50, blank=True)
-    zip = models.CharField(_("ZIP"), max_length=10, blank=True)
+    state = models.CharField(
+        _("state"), max_length=50, blank=True, validators=[validate_us_state]
+    )
+    zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     active = models.BooleanField(_("active"), default=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -107,6 +121,10 @@ class Doctor(models.Model):
         return f"{self.first_name} {self.last_name}"
 
 
+MSG_DEATH_BEFORE_BIRTH = "The death date is before the birth date."
+MSG_DEAD_ACTIVE = "A patient with a death date cannot be active."
+MSG_DECEASED_NO_DATE = "A deceased patient needs a death date."
+
 # Kept by name so the work-queue proxies below can share its post_save receiver.
 _patient_history = HistoricalRecords(excluded_fields=["updated_at"])
 
@@ -114,12 +132,22 @@ _patient_history = HistoricalRecords(excluded_fields=["updated_at"])
 class Patient(models.Model):
     """A patient (Synthea ``patients.csv``) with a medical record number and a primary doctor.
 
-    ``status`` is ``active`` or ``archived``; archiving is the only "delete" staff get.
+    ``status`` is ``active``, ``deceased`` (set by ``patient_save`` when a death date
+    is recorded) or ``archived``; archiving is the only "delete" staff get.
+    ``external_id`` is optional (a walk-in has none) and unique when present.
     ``ssn`` is PHI: shown masked to users without ``clinic.view_ssn``.
+    ``version`` counts saves, for optimistic concurrency: a save carrying an older
+    version than the stored one is refused (``clinic.services.patient_save``).
+
+    Rules that hold whatever the door (``clean()`` and, where the database can,
+    ``Meta.constraints``): birth and death dates not in the future, death date not
+    before birth date, SSN shaped ``NNN-NN-NNNN``, ZIP ``12345[-6789]``, state a US
+    state, a patient with a death date is not active and a deceased one has one.
     """
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
+        DECEASED = "deceased", _("Deceased")
         ARCHIVED = "archived", _("Archived")
 
     class MaritalStatus(models.TextChoices):
@@ -128,7 +156,14 @@ class Patient(models.Model):
         DIVORCED = "D", _("Divorced")
         WIDOWED = "W", _("Widowed")
 
-    external_id = models.CharField(_("external ID"), max_length=64, unique=True)
+    external_id = models.CharField(
+        _("external ID"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The ID in the source system (Synthea Id); empty for a walk-in."),
+    )
     mrn = models.CharField(
         _("MRN"),
         max_length=20,
@@ -142,20 +177,24 @@ class Patient(models.Model):
     last_name = models.CharField(_("last name"), max_length=100)
     suffix = models.CharField(_("suffix"), max_length=20, blank=True)
     maiden_name = models.CharField(_("maiden name"), max_length=100, blank=True)
-    birth_date = models.DateField(_("birth date"))
-    death_date = models.DateField(_("death date"), null=True, blank=True)
+    birth_date = models.DateField(_("birth date"), validators=[validate_not_future])
+    death_date = models.DateField(
+        _("death date"), null=True, blank=True, validators=[validate_not_future]
+    )
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     marital_status = models.CharField(
         _("marital status"), max_length=1, choices=MaritalStatus.choices, blank=True
     )
     race = models.CharField(_("race"), max_length=50, blank=True)
     ethnicity = models.CharField(_("ethnicity"), max_length=50, blank=True)
-    ssn = models.CharField(_("SSN"), max_length=11, blank=True)
+    ssn = models.CharField(_("SSN"), max_length=11, blank=True, validators=[validate_ssn])
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    state = models.CharField(_("state"), max_length=50, blank=True)
+    state = models.CharField(
+        _("state"), max_length=50, blank=True, validators=[validate_us_state]
+    )
     county = models.CharField(_("county"), max_length=100, blank=True)
-    zip = models.CharField(_("ZIP"), max_length=10, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     primary_doctor = models.ForeignKey(
         Doctor,
         on_delete=models.PROTECT,
@@ -166,6 +205,9 @@ class Patient(models.Model):
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    version = models.PositiveIntegerField(
+        _("version"), default=1, editable=False, help_text=_("Number of saves, for concurrency.")
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -201,12 +243,64 @@ class Patient(models.Model):
         ]
         permissions = [
             ("view_ssn", "Can view unmasked SSNs"),
+            ("enter_ssn", "Can enter the SSN of a new patient (write-only)"),
+            ("share_patient", "Can share any patient with a colleague"),
             ("import_patient", "Can import patients"),
             ("export_patient", "Can export patients"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(death_date__isnull=True) | Q(death_date__gte=F("birth_date")),
+                name="patient_death_not_before_birth",
+                violation_error_message=MSG_DEATH_BEFORE_BIRTH,
+            ),
+            models.CheckConstraint(
+                condition=Q(ssn="") | Q(ssn__regex=SSN_PATTERN),
+                name="patient_ssn_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(zip="") | Q(zip__regex=ZIP_PATTERN),
+                name="patient_zip_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(death_date__isnull=True) | ~Q(status="active"),
+                name="patient_dead_not_active",
+                violation_error_message=MSG_DEAD_ACTIVE,
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="deceased") | Q(death_date__isnull=False),
+                name="patient_deceased_has_death_date",
+                violation_error_message=MSG_DECEASED_NO_DATE,
+            ),
+            models.CheckConstraint(
+                condition=~Q(external_id=""), name="patient_external_id_not_empty"
+            ),
         ]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name} ({self.mrn})"
+
+    def clean(self):
+        """Normalize and check the rules that span fields (Django's ``Model.clean``).
+
+        - an empty external ID is stored as NULL, so any number of walk-ins fit
+          the unique index;
+        - recording a death date on an active patient makes them deceased (the
+          status is derived, as Django's docs derive ``pub_date`` in ``clean``);
+        - raises ``ValidationError`` keyed on ``death_date`` when the death date is
+          before the birth date, or a deceased patient has no death date.
+        """
+        if self.external_id == "":
+            self.external_id = None
+        if self.death_date and self.status == self.Status.ACTIVE:
+            self.status = self.Status.DECEASED
+        errors = {}
+        if self.death_date and self.birth_date and self.death_date < self.birth_date:
+            errors["death_date"] = ValidationError(MSG_DEATH_BEFORE_BIRTH, code="death_before_birth")
+        elif self.status == self.Status.DECEASED and not self.death_date:
+            errors["death_date"] = ValidationError(MSG_DECEASED_NO_DATE, code="deceased_no_date")
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def full_name(self) -> str:
@@ -276,6 +370,70 @@ class PatientGroupObjectPermission(GroupObjectPermissionBase):
     """guardian's per-group patient grant with a real foreign key (see above)."""
 
     content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
+
+
+class PatientShare(models.Model):
+    """Access to one patient shared with a covering colleague (a user) or a team (a group).
+
+    The access itself is a django-guardian object permission (``view_patient``,
+    plus ``change_patient`` when ``can_change``) granted and revoked by
+    ``clinic.services``; this row keeps who shared it, why and until when, so a
+    share can expire (``expires_at``: it stops working at that moment and
+    ``manage.py expire_shares`` removes its grants) and be audited. Exactly one
+    of ``user`` and ``group`` is set.
+    """
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="shares", verbose_name=_("patient")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="patient_shares",
+        verbose_name=_("colleague"),
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="patient_shares",
+        verbose_name=_("team"),
+    )
+    can_change = models.BooleanField(_("may change"), default=False)
+    reason = models.CharField(_("reason"), max_length=500)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("shared at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("shared by"),
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("patient share")
+        verbose_name_plural = _("patient shares")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(group__isnull=True))
+                | (Q(user__isnull=True) & Q(group__isnull=False)),
+                name="patientshare_user_xor_group",
+                violation_error_message="Share with either a colleague or a team.",
+            )
+        ]
+
+    def __str__(self):
+        who = self.user or self.group
+        return f"{self.patient} shared with {who}"
 
 
 class Sequence(models.Model):

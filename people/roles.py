@@ -1,8 +1,10 @@
 """Roles as data: each role is a Django ``Group`` holding these model permissions.
 
-The table is DESIGN.md's "Who uses it". A data migration applies it and
+The table is DESIGN.md's "Who uses it". Data migrations apply it and
 ``python manage.py sync_roles`` re-applies it (adding and removing permissions so
-each group holds exactly this list). Per-object access (a doctor's own patients)
+each group holds exactly this list). A change that names a permission added by a
+new migration needs a new people migration that depends on it and re-syncs (see
+``people/migrations/0003_roles_enter_ssn_share.py``). Per-object access (a doctor's own patients)
 is not here: it comes from django-guardian grants made by the services.
 """
 
@@ -29,6 +31,8 @@ ROLES: dict[str, list[str]] = {
         *_crud("doctor", "view", "add", "change", "import", "export"),
         *_crud("patient", "view", "add", "change", "import", "export"),
         "clinic.view_ssn",
+        "clinic.enter_ssn",
+        "clinic.share_patient",
         *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view", "change")],
         *_crud("user", "view", "add", "change"),
         *_crud("profile", "view", "change"),
@@ -39,6 +43,8 @@ ROLES: dict[str, list[str]] = {
         *_crud("organization", "view"),
         *_crud("doctor", "view"),
         *_crud("patient", "view", "add", "change"),
+        # Registers walk-ins: may type a new patient's SSN without ever reading one.
+        "clinic.enter_ssn",
         *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view", "change")],
     ],
     # Patients come per object: view_patient/change_patient on each patient the

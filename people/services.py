@@ -104,12 +104,17 @@ def user_update(*, user: User, actor: User | None, reason: str, **fields) -> Use
 
 
 @transaction.atomic
-def roles_sync(*, group_model=Group, permission_model=Permission) -> dict[str, int]:
+def roles_sync(
+    *, group_model=Group, permission_model=Permission, strict: bool = True
+) -> dict[str, int]:
     """Make each role group hold exactly the permissions ``people.roles.ROLES`` lists.
 
-    ``group_model``/``permission_model`` let the data migration pass its historical
-    models. Returns ``{role name: permission count}``. Raises ``ValueError`` naming
-    any permission in ROLES that does not exist (a typo, or a missing migration).
+    ``group_model``/``permission_model`` let the data migrations pass their
+    historical models. ``strict=False`` skips permissions that do not exist yet (an
+    early migration runs before later ones add them; a later migration re-syncs).
+    Returns ``{role name: permission count}``. Raises ``ValueError`` naming any
+    permission in ROLES that does not exist (a typo, or a missing migration) when
+    ``strict``.
     """
     counts = {}
     for name, perm_names in roles.ROLES.items():
@@ -124,6 +129,8 @@ def roles_sync(*, group_model=Group, permission_model=Permission) -> dict[str, i
                     )
                 )
             except permission_model.DoesNotExist:
+                if not strict:
+                    continue
                 raise ValueError(
                     f"Role {name!r} names a permission that does not exist: {dotted}"
                 ) from None

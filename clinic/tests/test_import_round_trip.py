@@ -37,7 +37,11 @@ class ImportRoundTripTests(ClinicTestCase):
 
     def test_it_reads_back_exported_patients_unchanged(self):
         Patient.objects.filter(pk=self.other_patient.pk).update(
-            middle_name="Q", death_date="2020-01-02", zip="02145", county="Suffolk County"
+            middle_name="Q",
+            death_date="2020-01-02",
+            status="deceased",
+            zip="02145",
+            county="Suffolk County",
         )
         self.round_trip(self.admin, "patient", PatientResource, Patient)
 

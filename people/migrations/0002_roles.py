@@ -1,23 +1,14 @@
 """Create the role groups from people/roles.py with their permissions."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
+from people.migrations._roles import apply_roles
 
-def apply_roles(apps, schema_editor):
-    # Permissions are normally created by post_migrate, after every migration;
-    # create them now so the roles can refer to them on a fresh database.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
 
-    from people.services import roles_sync
-
-    roles_sync(
-        group_model=apps.get_model("auth", "Group"),
-        permission_model=apps.get_model("auth", "Permission"),
-    )
+def apply_roles_known_so_far(apps, schema_editor):
+    # Not strict: people/roles.py may name permissions that later migrations add
+    # (clinic.enter_ssn in clinic 0003); 0003_roles_enter_ssn_share syncs again.
+    apply_roles(apps, schema_editor, strict=False)
 
 
 class Migration(migrations.Migration):
@@ -28,4 +19,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(apply_roles, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(apply_roles_known_so_far, migrations.RunPython.noop)]
