@@ -1,11 +1,19 @@
-"""Admin for users (with the profile inline) and the login event log."""
+"""Admin for users (with the profile inline), role groups and the login event log."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.text import get_text_list
 from simple_history.admin import SimpleHistoryAdmin
 
 from admin_ext.admin import changed_fields_reason
-from people import services
+from admin_ext.history import ReadOnlyHistoryMixin
+from admin_ext.sensitive import SensitiveFieldsMixin
+from people import roles, services
 from people.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from people.models import LoginEvent, Profile, User
 
@@ -18,11 +26,15 @@ class ProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
+class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Django's UserAdmin for an email login; writes go through people.services.
 
     The password change page is Django's ``user_change_password``, which calls
     ``update_session_auth_hash`` so changing your own password keeps you signed in.
+    History pages only read (``admin_ext.history``): simple-history's version page
+    would otherwise save a user's old version, roles included, for anyone who may
+    view users. Lookups through relations honour other admins' sensitive fields
+    (``admin_ext.sensitive``).
     """
 
     form = UserChangeForm
@@ -116,8 +128,8 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(admin.ModelAdmin):
-    """Read-only log of sign-ins, failures and sign-outs."""
+class LoginEventAdmin(ReadOnlyHistoryMixin, admin.ModelAdmin):
+    """Read-only log of sign-ins, failures and sign-outs (history page: GET, hidden as missing)."""
 
     list_display = ["created_at", "kind", "email", "user", "ip_address", "user_agent"]
     list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
@@ -133,3 +145,98 @@ class LoginEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+ROLE_GROUPS_ARE_CODE = (
+    "Roles are defined in people/roles.py and change only through “python manage.py sync_roles”."
+)
+
+
+def is_role_group(group: Group) -> bool:
+    """Whether ``group`` is one of the roles of ``people/roles.py``."""
+    return group.name in roles.ROLES
+
+
+class GroupForm(forms.ModelForm):
+    """The group form; a new or renamed group may not take a role's name."""
+
+    class Meta:
+        model = Group
+        fields = ["name", "permissions"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name in roles.ROLES:
+            # A group named like a role would become that role (sync_roles finds
+            # roles by name), with whatever members and permissions it has here.
+            raise ValidationError(f"“{name}” is a role. {ROLE_GROUPS_ARE_CODE}", code="role_name")
+        return name
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(ReadOnlyHistoryMixin, DjangoGroupAdmin):
+    """Django's group admin, with the role groups read-only and undeletable.
+
+    A role group's name and permissions are code (``people/roles.py``, applied by
+    ``sync_roles``), and every user's access hangs on it: deleting "Auditor" left
+    every auditor with 403 on every page, renaming a role makes the next sync create
+    an empty namesake, and edited permissions silently differ from the table until
+    the next sync. So nobody, superusers included, changes or deletes a role group
+    here (change page, delete page, "Delete selected"). Other groups keep Django's
+    behaviour for whoever holds the group permissions. The history page (Django's
+    log) answers GET only, a group the user may not view as missing.
+    """
+
+    form = GroupForm
+    list_display = ["name", "is_role"]
+    actions = ["delete_selected"]
+
+    @admin.display(description="Role", boolean=True)
+    def is_role(self, obj):
+        return is_role_group(obj)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and is_role_group(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and is_role_group(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(permissions=["delete"], description="Delete selected groups")
+    def delete_selected(self, request, queryset):
+        """Django's "Delete selected", refused whole when the selection holds a role."""
+        # Django's action asks has_delete_permission without the objects, so the
+        # per-object rule above does not reach it; check the selection here.
+        role_names = sorted(queryset.filter(name__in=roles.ROLES).values_list("name", flat=True))
+        if role_names:
+            self.message_user(
+                request,
+                f"Nothing was deleted: {get_text_list(role_names, 'and')} "
+                f"{'is a role' if len(role_names) == 1 else 'are roles'}. {ROLE_GROUPS_ARE_CODE}",
+                messages.ERROR,
+            )
+            return None
+        return django_delete_selected(self, request, queryset)
+
+    def delete_model(self, request, obj):
+        if is_role_group(obj):
+            raise PermissionDenied(ROLE_GROUPS_ARE_CODE)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        if queryset.filter(name__in=roles.ROLES).exists():
+            raise PermissionDenied(ROLE_GROUPS_ARE_CODE)
+        super().delete_queryset(request, queryset)
+
+    def save_model(self, request, obj, form, change):
+        # Behind has_change_permission and GroupForm: never write a role group here.
+        stored_role = change and Group.objects.filter(pk=obj.pk, name__in=roles.ROLES).exists()
+        if stored_role or is_role_group(obj):
+            raise PermissionDenied(ROLE_GROUPS_ARE_CODE)
+        super().save_model(request, obj, form, change)
