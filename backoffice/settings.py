@@ -61,6 +61,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a lock instead of failing at once while another process writes
     # (make run serves while import_synthea may still be writing).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # SQLite ignores SELECT ... FOR UPDATE; BEGIN IMMEDIATE takes the write lock when
+    # a transaction starts instead, so patient_save's version check and its write
+    # cannot interleave with another writer's (Django 5.1+, see the SQLite notes in
+    # Django's database docs).
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 # APPS
 # ------------------------------------------------------------------------------
@@ -195,6 +200,14 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 # simple-history is the audit trail; one admin LogEntry per imported row would
 # double the writes and say less.
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+# Spreadsheet formulas in exported cells are neutralized by admin_ext.exports (a
+# leading apostrophe before =, +, -, @, tab or CR, in CSV and XLSX alike). The
+# library's own switch stays off: in 4.4.3 it only drops a leading "=" and turns
+# every XLSX cell into text (an empty cell becomes "None").
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+# A control character in any cell (a pasted name) makes openpyxl refuse the whole
+# XLSX export; write U+FFFD in its place instead (the library retries with this on).
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
 from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
 
 IMPORT_EXPORT_FORMATS = [CSV, XLSX]
