@@ -1,6 +1,54 @@
 """Querysets for clinic models; ``PatientQuerySet.visible_to`` is the one visibility rule."""
 
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+#: The actions a share grants: ``view_patient``, plus ``change_patient`` when ``can_change``.
+SHARED_ACTIONS = ("view", "change")
+
+
+def live_shares_q(now) -> Q:
+    """``PatientShare`` rows in force at ``now``: not revoked, no expiry or a later one."""
+    return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def lapsed_shares_q(now) -> Q:
+    """``PatientShare`` rows past their expiry at ``now`` and not yet revoked.
+
+    Their grants are still in guardian's tables until ``manage.py expire_shares``
+    (``clinic.services.shares_expire``) removes them; ``visible_to`` ignores them.
+    """
+    return Q(revoked_at__isnull=True, expires_at__lte=now)
+
+
+def _outlived_grants(action: str, now, *, holder_field: str, holder):
+    """Lapsed shares that are the only thing behind a guardian grant row (a subquery).
+
+    Meant for ``Exists()`` inside a query over ``Patient{User,Group}ObjectPermission``:
+    it matches the outer row's patient (``content_object_id``) and the given holder
+    (``holder_field`` is "user" or "group"; ``holder`` a user or ``OuterRef``). A
+    grant row is outlived when a lapsed share of this holder on this patient that
+    granted ``action`` exists, and no live share of the same holder, and (for a
+    user) no primary-doctor assignment, grants it too: the same sources that
+    ``clinic.services.patient_unshare`` keeps a grant for.
+    """
+    from clinic.models import PatientShare
+
+    grants_action = Q(can_change=True) if action == "change" else Q()
+    live = PatientShare.objects.filter(
+        live_shares_q(now), grants_action, patient=OuterRef("patient_id"), **{holder_field: holder}
+    )
+    lapsed = PatientShare.objects.filter(
+        lapsed_shares_q(now),
+        grants_action,
+        ~Exists(live),
+        patient=OuterRef("content_object_id"),
+        **{holder_field: holder},
+    )
+    if holder_field == "user":
+        lapsed = lapsed.exclude(patient__primary_doctor__user=holder)
+    return lapsed
 
 
 class DoctorQuerySet(models.QuerySet):
@@ -36,7 +84,17 @@ class PatientQuerySet(models.QuerySet):
         - a superuser, or a user holding the model permission ``clinic.<action>_patient``
           through their role: all patients;
         - anyone else: the patients on which they hold that permission as a
-          django-guardian object permission, directly or through a group.
+          django-guardian object permission, directly or through a group, except
+          grants that only an expired share stands behind.
+
+        Expiry at request time: a share's grants are guardian rows, removed by
+        ``manage.py expire_shares`` some time after ``expires_at``. Until then each
+        grant subquery drops the rows that a lapsed share is the only source of
+        (``_outlived_grants``: a ``NOT EXISTS`` on ``clinic_patientshare`` matched by
+        patient, holder and the clock). The shape stays two uncorrelated
+        ``pk IN (...)`` subqueries over the user's own grant rows, and the extra
+        probe runs per grant row through the share table's patient index, never
+        per patient row: one query, whatever the size of the patient table.
 
         Returns a queryset (lazy); raises nothing.
         """
@@ -49,8 +107,39 @@ class PatientQuerySet(models.QuerySet):
 
         direct = PatientUserObjectPermission.objects.filter(
             user=user, permission__codename=codename
-        ).values("content_object_id")
+        )
         via_groups = PatientGroupObjectPermission.objects.filter(
             group__user=user, permission__codename=codename
-        ).values("content_object_id")
-        return self.filter(models.Q(pk__in=direct) | models.Q(pk__in=via_groups))
+        )
+        if action in SHARED_ACTIONS:
+            now = timezone.now()
+            direct = direct.exclude(
+                Exists(_outlived_grants(action, now, holder_field="user", holder=user))
+            )
+            via_groups = via_groups.exclude(
+                Exists(
+                    _outlived_grants(action, now, holder_field="group", holder=OuterRef("group_id"))
+                )
+            )
+        return self.filter(
+            Q(pk__in=direct.values("content_object_id"))
+            | Q(pk__in=via_groups.values("content_object_id"))
+        )
+
+    def sharable_by(self, user):
+        """The patients ``user`` may share with a colleague or end a share of (issue 5, item 11).
+
+        - an inactive or anonymous user: none;
+        - a superuser or a holder of ``clinic.share_patient`` (the Administrator
+          role): all patients;
+        - anyone else: the patients whose primary doctor is linked to ``user``,
+          never a patient they reach only through a share (a covering colleague
+          does not pass the patient on).
+
+        Returns a queryset (lazy); raises nothing.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.has_perm("clinic.share_patient"):
+            return self
+        return self.filter(primary_doctor__user=user)
