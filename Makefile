@@ -4,6 +4,7 @@
 #   make test   the whole test suite (pytest, SQLite unless DATABASE_URL says otherwise)
 #   make serve  production mode: DEBUG=False, collectstatic, gunicorn (needs SECRET_KEY)
 #   make lint   ruff
+#   make bench  the patient changelist at 1,000 and 1,000,000 patients (JSON lines)
 
 # Python 3.11 where there is one (pyproject.toml pins it), else the machine's python3.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -14,7 +15,7 @@ PORT ?= 8000
 # gunicorn worker processes for `make serve` (2 cores here: 2 workers).
 WORKERS ?= 2
 
-.PHONY: run test serve lint venv
+.PHONY: run test serve lint venv bench
 
 # Re-installs when a requirements file changes. requirements-dev.txt includes
 # requirements.txt and adds the test tools and Faker (demo data for make run).
@@ -49,3 +50,9 @@ serve: $(VENV)/.installed
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# Its own databases, never db.sqlite3: var/bench/*.sqlite3, or <name>_bench_<size> on
+# the PostgreSQL server DATABASE_URL names. Seeded once, then reused (--reseed).
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--sizes 1000,100000 --repeat 5".
+bench: venv
+	$(PY) -m bench.changelist $(BENCH_ARGS)
