@@ -1,7 +1,9 @@
 """``ClinicModelAdmin``: the one composed base every ModelAdmin here extends.
 
 It combines django-import-export's ``ImportExportMixin`` (import/export views,
-gated by ``import_<model>``/``export_<model>`` permissions), simple-history's
+gated by ``import_<model>``/``export_<model>`` permissions; an export holds the
+rows the changelist shows, formulas neutralized) and ``ExportActionMixin``
+("Export selected"), simple-history's
 ``SimpleHistoryAdmin`` (history pages with field-level diffs) and the project's
 rules:
 
@@ -13,6 +15,11 @@ rules:
   for holders of the model permission. Object-level ``has_view_permission`` and
   ``has_change_permission`` apply the same rule, and an object outside it answers
   as if it did not exist, on the change page and on the history page alike.
+- History is read-only (``admin_ext.history.ReadOnlyHistoryMixin``): history and
+  version pages answer GET only and show a version as text; nothing is reverted.
+- Sensitive fields (``sensitive_fields = {"ssn": "clinic.view_ssn"}``, see
+  ``admin_ext.sensitive``) cannot be filtered, sorted or searched by users without
+  their permission, here or through relations from another changelist.
 - Nothing is deleted through the admin: patients are archived, doctors made
   inactive. Delete stays off for everyone, superusers included, so no path
   bypasses the services.
@@ -24,12 +31,20 @@ history); grants come from assignments (``clinic.services``).
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.text import get_text_list
-from import_export.admin import ImportExportMixin
+from import_export.admin import ExportActionMixin, ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
+
+from admin_ext.exports import escape_formulae
+from admin_ext.history import ReadOnlyHistoryMixin
+from admin_ext.pagination import CountingPaginator, keyset_changelist
+from admin_ext.sensitive import SensitiveFieldsMixin
 
 REASON_FIELD = "change_reason"
 
@@ -48,6 +63,16 @@ def changed_fields_reason(form) -> str:
     return f"Changed in admin: {get_text_list(changed, 'and')}" if changed else "Saved in admin"
 
 
+def add_service_error(form, error: ValidationError) -> None:
+    """Show a service's ``ValidationError`` on ``form``: on its field where the form has
+    that field, else above the form (a rule about a read-only or hidden field)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 class ReasonForm(forms.ModelForm):
     """A ModelForm with an optional "reason for change" kept in the history row."""
 
@@ -59,7 +84,13 @@ class ReasonForm(forms.ModelForm):
     )
 
 
-class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class ClinicModelAdmin(
+    SensitiveFieldsMixin,
+    ImportExportMixin,
+    ExportActionMixin,
+    ReadOnlyHistoryMixin,
+    SimpleHistoryAdmin,
+):
     """Base ModelAdmin: import/export, history, service writes, one visibility rule.
 
     Subclasses set the usual declarations and implement ``write``.
@@ -73,7 +104,8 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
     # -- writes -----------------------------------------------------------------
 
     def write(self, request, obj, reason: str):
-        """Save ``obj`` through its service. Subclasses must implement it.
+        """Save ``obj`` through its service. Subclasses implement it (or override
+        ``save_model`` when their service takes more than a reason from the form).
 
         Args: the request (its user is the actor), the instance the form changed,
         the reason text. Returns the saved instance. May raise ``ValidationError``.
@@ -131,6 +163,52 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
             if getattr(r, "exportable", True)
         ]
 
+    # Export follows the changelist: import-export's export view builds its queryset
+    # through a ChangeList from the request's query string (get_export_queryset), so
+    # the visibility rule, search, list filters, lookup_allowed and ordering are the
+    # list's own. The query string travels in the Export link and in the export
+    # form's action (templates/admin/import_export/export.html, which fixes jazzmin
+    # issue #685: its form posted to the bare export URL and exported every row).
+    # "Export selected" is import-export's ExportActionMixin action, offered to
+    # holders of the export permission; its rows are the ticked ones among the list's.
+    #
+    # ExportActionMixin's change-form Export button is left off: it would export
+    # only after saving the form, writing a history row for a read. Its change-form
+    # template goes with it, so Django's lookup (admin/<app>/<model>/change_form.html)
+    # finds the project's overrides again.
+    change_form_template = None
+    show_change_form_export = False
+
+    def export_admin_action(self, request, queryset):
+        # "Select all N" ticks the whole filtered list: that is the list's own
+        # export, without N hidden ids on the form (a million for all patients).
+        if request.POST.get("select_across") == "1":
+            export = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_export")
+            query = request.GET.urlencode()
+            return HttpResponseRedirect(f"{export}?{query}" if query else export)
+        return super().export_admin_action(request, queryset)
+
+    def export_action(self, request):
+        # The changelist answers a malformed filter by redirecting to its "?e=1"
+        # error page; its export does the same instead of a server error.
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            return HttpResponseRedirect(f"{changelist}?{ERROR_FLAG}=1")
+
+    def get_valid_export_item_pks(self, request):
+        # The choices of the "Export selected" form's hidden export_items field.
+        # import-export's default (a deprecated hook) lists every pk in the table,
+        # a million ids per export; they never decided what is exported anyway:
+        # the ticked ids only narrow get_export_queryset (visibility and filters),
+        # so an id the user may not see exports nothing.
+        return request.POST.getlist("export_items")
+
+    def get_data_for_export(self, request, queryset, **kwargs):
+        """The export dataset, with spreadsheet formulas neutralized (``admin_ext.exports``)."""
+        return escape_formulae(super().get_data_for_export(request, queryset, **kwargs))
+
     def process_result(self, result, request):
         # The confirm step imports again; if the data changed since the preview and
         # a row is now invalid, the resource has rolled everything back: say so
@@ -152,15 +230,35 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
             f"{counts['unchanged']} unchanged {self.opts.verbose_name_plural}.",
         )
 
+    # -- pagination (admin_ext.pagination) ---------------------------------------
+    # A million patients: the counts stop at CountingPaginator.count_cap rows
+    # (above it the planner's estimate, shown as "about N") and long lists are
+    # paged by key, so page 5,000 costs what page 1 costs.
+    paginator = CountingPaginator
+
+    def get_changelist(self, request, **kwargs):
+        return keyset_changelist(super().get_changelist(request, **kwargs))
+
     # -- reads ------------------------------------------------------------------
 
     def visible_queryset(self, request, action: str = "view"):
-        """Rows ``request.user`` may ``action``: the manager's ``visible_to`` rule if any."""
-        manager = self.model._default_manager
-        if hasattr(manager, "visible_to"):
-            return manager.visible_to(request.user, action)
-        qs = manager.get_queryset()
-        return qs if self._has_model_perm(request, action) else qs.none()
+        """Rows ``request.user`` may ``action``: the manager's ``visible_to`` rule if any.
+
+        Built once per request, model and action: a page asks for it several times
+        (permission hooks, the list, its filters), and for a doctor building the
+        rule's grant subqueries costs more than running them. The queryset is
+        lazy and callers only derive from it, so sharing it is safe.
+        """
+        cache = request.__dict__.setdefault("_clinic_visible", {})
+        key = (self.model, action)
+        if key not in cache:
+            manager = self.model._default_manager
+            if hasattr(manager, "visible_to"):
+                cache[key] = manager.visible_to(request.user, action)
+            else:
+                qs = manager.get_queryset()
+                cache[key] = qs if self._has_model_perm(request, action) else qs.none()
+        return cache[key]
 
     def _has_model_perm(self, request, action: str) -> bool:
         if action == "view":
@@ -217,19 +315,37 @@ class ClinicModelAdmin(ImportExportMixin, SimpleHistoryAdmin):
         # first, for everyone: hidden reads as missing.
         if object_id is not None and self._hidden_or_missing(request, object_id):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            # The service refused a save the form had accepted (a rule only the
+            # service can check under its lock, such as a concurrent change). The
+            # transaction is rolled back; render the form again with the error and
+            # the user's input, as for any invalid form, instead of a 500.
+            if request.method != "POST" or hasattr(request, "_service_error"):
+                raise
+            request._service_error = error
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def history_view(self, request, object_id, extra_context=None):
-        # simple-history falls back to the latest historical row when the object
-        # is not in get_queryset and then answers 403, which would reveal that a
-        # hidden patient exists. Hidden reads as missing.
-        if self._hidden_or_missing(request, object_id):
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        return super().history_view(request, object_id, extra_context)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, "_service_error", None)
+        if error is None:
+            return form_class
 
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        # The page of one historical version loads the row straight from the
-        # history table; check the live object against the visibility rule first.
-        if self._hidden_or_missing(request, object_id):
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        class ServiceErrorForm(form_class):
+            def clean(self):
+                cleaned = super().clean()
+                add_service_error(self, error)
+                return cleaned
+
+        return ServiceErrorForm
+
+    def has_manage_permission(self, request):
+        """Model-wide change permission (``<app>.change_<model>``), never a per-object grant.
+
+        Actions that move records between people or queues (archive, assign)
+        declare ``permissions=["manage"]``: a doctor who may change their own
+        patients must not give them away.
+        """
+        return self._has_model_perm(request, "change")

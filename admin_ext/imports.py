@@ -35,6 +35,8 @@ from import_export import resources, widgets
 from import_export.instance_loaders import ModelInstanceLoader
 from import_export.results import Result, RowResult
 
+from admin_ext.exports import restore_formula
+
 logger = logging.getLogger(__name__)
 
 #: How many keys one ``IN (...)`` lookup carries; stays under SQLite's variable limit.
@@ -148,10 +150,14 @@ def _text(value) -> str:
 
 
 class TextWidget(widgets.CharWidget):
-    """Text as written, surrounding whitespace removed; empty cells become ''."""
+    """Text as written, surrounding whitespace removed; empty cells become ''.
+
+    The apostrophe our exports put before a leading formula character is dropped
+    (``admin_ext.exports.restore_formula``), so an exported file reads back unchanged.
+    """
 
     def clean(self, value, row=None, **kwargs):
-        return _text(value)
+        return restore_formula(_text(value))
 
 
 class StrictDateWidget(widgets.DateWidget):
@@ -564,6 +570,10 @@ class ServiceModelResource(resources.ModelResource):
         message = " ".join(item.messages)
         if code == "invalid" and message and message[0].islower():
             return ImportProblem(line, column, value, message)  # our widgets' predicates
+        if value and value in message:
+            # The model's own message already quotes the value ("“0214” is not a
+            # ZIP code"): say it once.
+            return ImportProblem(line, column, None, message)
         return ImportProblem(line, column, value if column else None, f"is not accepted: {message}")
 
 

@@ -6,11 +6,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
+from import_export.forms import ConfirmImportForm, ImportForm
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from admin_ext.admin import ClinicModelAdmin, ReasonForm
+from admin_ext.admin import REASON_FIELD, ClinicModelAdmin, ReasonForm
 from clinic import resources, services
+from clinic.admin_sharing import PatientSharingMixin
 from clinic.models import (
     ArchivedPatient,
     Doctor,
@@ -26,6 +28,10 @@ class OrganizationAdmin(ClinicModelAdmin):
     resource_classes = [resources.OrganizationResource, resources.SyntheaOrganizationResource]
     list_display = ["name", "city", "state", "zip", "phone", "doctor_count"]
     list_filter = ["state"]
+    # Declared, not left to Meta.ordering: the doctor count makes the query grouped,
+    # and Django drops a model's default ordering from grouped queries, so the
+    # autocomplete view would page an unordered list (UnorderedObjectListWarning).
+    ordering = ["name", "id"]
     search_fields = ["name", "city", "=external_id"]
     fieldsets = [
         (None, {"fields": ["name", "external_id"]}),
@@ -84,6 +90,8 @@ class DoctorAdmin(ClinicModelAdmin):
         "patient_count",
     ]
     list_filter = ["active", "specialty", "gender"]
+    # Declared for the same reason as OrganizationAdmin.ordering (the patient count).
+    ordering = ["last_name", "first_name", "id"]
     list_select_related = ["organization", "user"]
     search_fields = ["last_name", "first_name", "=external_id", "email", "organization__name"]
     autocomplete_fields = ["organization", "user"]
@@ -137,15 +145,49 @@ class HistoryHelper(HistoricalRecordContextHelper):
         return super().prepare_delta_change_value(change, value)
 
 
+MSG_STALE_MERGED = (
+    "The form now shows their values where you had made no change and yours where you had: "
+    "check it and save again."
+)
+
+
 class PatientForm(ReasonForm):
-    """The patient change form: the service's primary-doctor rule shows on the form."""
+    """The patient form; the service's rules show on it.
+
+    - ``version`` carries the record's version as the page showed it. A save from
+      a page opened before someone else's save is refused with a message naming
+      what they changed and who (``services.MSG_STALE``); the form then shows their
+      values in the fields this user had not touched and keeps this user's input
+      in the others (a three-way merge against the version the page showed), and
+      carries the current version, so a second save keeps both changes.
+    - ``confirm_not_duplicate`` is the explicit confirmation the service asks for
+      when a new patient matches a registered one (``LikelyDuplicateError``).
+    - A newly chosen inactive primary doctor is refused on the field.
+    """
+
+    # Not named "version": Django refuses a non-editable model field in a ModelForm.
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    confirm_not_duplicate = forms.BooleanField(
+        label="Not a duplicate: register anyway",
+        required=False,
+        help_text="Tick only after checking the patients named above; "
+        "the confirmation is kept in the history.",
+    )
 
     class Meta:
         model = Patient
         fields = "__all__"
+        widgets = {"ssn": forms.TextInput(attrs={"autocomplete": "off"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "seen_version" in self.fields:
+            self.fields["seen_version"].required = True
+            self.initial["seen_version"] = self.instance.version
 
     def clean(self):
         cleaned = super().clean()
+        self._check_version(cleaned.get("seen_version"))
         if "primary_doctor" in cleaned:
             try:
                 services.primary_doctor_check(
@@ -157,6 +199,104 @@ class PatientForm(ReasonForm):
             except ValidationError as exc:
                 self.add_error(None, exc)
         return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        # The instance carries the version the user saw; patient_save compares it
+        # with the stored one under a row lock.
+        if self.instance.pk and self.cleaned_data.get("seen_version"):
+            self.instance.version = self.cleaned_data["seen_version"]
+
+    def _check_version(self, seen: int | None) -> None:
+        current = self.instance
+        if not current.pk or seen is None or seen == current.version:
+            return
+        changes = services.patient_changes_since(patient_id=current.pk, version=seen)
+        message = services.MSG_STALE % {"changes": services.describe_changes(changes)}
+        self.add_error(None, ValidationError(f"{message} {MSG_STALE_MERGED}", code="stale"))
+        base = current.history.filter(version=seen).order_by("-history_date").first()
+        data = self.data.copy()
+        for name, field in self.fields.items():
+            if name in ("seen_version", REASON_FIELD, "confirm_not_duplicate") or name not in data:
+                continue
+            model_field = Patient._meta.get_field(name)
+            theirs = getattr(current, model_field.attname)
+            seen_value = getattr(base, model_field.attname) if base else theirs
+            mine = self.cleaned_data.get(name, field.initial)
+            mine = getattr(mine, "pk", mine)
+            if mine == seen_value and theirs != seen_value:
+                data[name] = "" if theirs is None else field.prepare_value(theirs)
+        data["seen_version"] = str(current.version)
+        self.data = data
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Status, with a default that suits the viewer.
+
+    Staff who manage all patients see every status by default. A doctor (who sees
+    patients through object grants) sees their current, active patients by
+    default: deceased and archived patients leave the everyday list but stay one
+    click away (issue 5, item 9).
+    """
+
+    title = "status"
+    parameter_name = "status__exact"
+    ALL = "all"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.default_active = not request.user.has_perm("clinic.view_patient")
+
+    def lookups(self, request, model_admin):
+        return Patient.Status.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in Patient.Status.values:
+            return queryset.filter(status=value)
+        if value is None and self.default_active:
+            return queryset.filter(status=Patient.Status.ACTIVE)
+        return queryset
+
+    def choices(self, changelist):
+        default_active = self.default_active
+        if default_active:
+            yield {
+                "selected": self.value() == self.ALL,
+                "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
+                "display": "All",
+            }
+        else:
+            yield {
+                "selected": self.value() is None,
+                "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+                "display": "All",
+            }
+        for value, label in self.lookup_choices:
+            selected = self.value() == value or (
+                default_active and self.value() is None and value == Patient.Status.ACTIVE
+            )
+            yield {
+                "selected": selected,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
+class PatientImportForm(ImportForm):
+    """import-export's upload form plus the explicit duplicate confirmation."""
+
+    confirm_not_duplicate = forms.BooleanField(
+        label="Create likely duplicates as new patients",
+        required=False,
+        help_text="Tick only after checking the MRNs a preview named as likely duplicates.",
+    )
+
+
+class PatientConfirmImportForm(ConfirmImportForm):
+    """import-export's confirm form, carrying the confirmation from the preview."""
+
+    confirm_not_duplicate = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class AssignDoctorForm(forms.Form):
@@ -174,7 +314,7 @@ class AssignDoctorForm(forms.Form):
 
 
 @admin.register(Patient)
-class PatientAdmin(ClinicModelAdmin):
+class PatientAdmin(PatientSharingMixin, ClinicModelAdmin):
     form = PatientForm
     resource_classes = [resources.PatientResource, resources.SyntheaPatientResource]
     list_display = [
@@ -191,7 +331,7 @@ class PatientAdmin(ClinicModelAdmin):
     ]
     list_display_links = ["mrn", "last_name"]
     list_filter = [
-        "status",
+        StatusFilter,
         "gender",
         "marital_status",
         ("primary_doctor", admin.EmptyFieldListFilter),
@@ -200,10 +340,15 @@ class PatientAdmin(ClinicModelAdmin):
     list_select_related = ["primary_doctor"]
     search_fields = ["=mrn", "last_name", "first_name", "=external_id"]
     search_help_text = "Search by MRN, last or first name, or external ID."
+    # Nobody without view_ssn filters, sorts or searches by SSN (admin_ext.sensitive).
+    sensitive_fields = {"ssn": "clinic.view_ssn"}
     autocomplete_fields = ["primary_doctor"]
     date_hierarchy = None
     readonly_fields = ["mrn", "masked_ssn", "created_at", "created_by", "updated_at", "updated_by"]
-    actions = ["archive_patients", "assign_primary_doctor"]
+    actions = ["archive_patients", "assign_primary_doctor", "share_access"]
+    # Only staff who manage all patients change these; a doctor sees them read-only
+    # (and patient_save refuses them from anyone else).
+    managed_fields = services.MANAGED_PATIENT_FIELDS
 
     fieldsets = [
         (
@@ -238,35 +383,50 @@ class PatientAdmin(ClinicModelAdmin):
         """Whether ``request.user`` may see unmasked SSNs (``clinic.view_ssn``)."""
         return request.user.has_perm("clinic.view_ssn")
 
+    @staticmethod
+    def may_enter_ssn(request, obj) -> bool:
+        """Whether the form takes an SSN from ``request.user``: with ``clinic.view_ssn``,
+        or on the add page with ``clinic.enter_ssn`` (write-only: masked after save)."""
+        return PatientAdmin.may_see_ssn(request) or (
+            obj is None and request.user.has_perm("clinic.enter_ssn")
+        )
+
     def get_fieldsets(self, request, obj=None):
-        """The declared fieldsets, with the masked SSN for users without view_ssn."""
-        fieldsets = super().get_fieldsets(request, obj)
-        if self.may_see_ssn(request):
-            return fieldsets
+        """The declared fieldsets, adjusted to the viewer and the step.
+
+        - the masked SSN instead of the input for users who may not enter one;
+        - the hidden ``seen_version`` beside the reason, for users who may save;
+        - after a refused save (a POST shown again), the duplicate confirmation.
+        """
+        ssn_input = self.may_enter_ssn(request, obj)
+        adjusted = []
         # A fresh structure: the class attribute is shared by every request.
-        return [
-            (
-                name,
-                {
-                    **opts,
-                    "fields": [
-                        "masked_ssn" if field == "ssn" else field
-                        for field in opts.get("fields", ())
-                    ],
-                },
-            )
-            for name, opts in fieldsets
-        ]
+        for name, opts in super().get_fieldsets(request, obj):
+            fields = [f if f != "ssn" or ssn_input else "masked_ssn" for f in opts["fields"]]
+            if REASON_FIELD in fields:
+                if obj is not None:
+                    fields.append("seen_version")
+                if request.method == "POST":
+                    fields.append("confirm_not_duplicate")
+            adjusted.append((name, {**opts, "fields": fields}))
+        return adjusted
 
     def get_exclude(self, request, obj=None):
-        """Leave the SSN out of the form for users without ``clinic.view_ssn``."""
+        """Leave the SSN out of the form for users who may not enter it."""
         exclude = list(super().get_exclude(request, obj) or [])
-        if not self.may_see_ssn(request):
+        if not self.may_enter_ssn(request, obj):
             # Without view_ssn the SSN never reaches the page, not even as a hidden
             # input. (Passing exclude= to get_form would replace the readonly fields
             # Django excludes there, so it goes through this hook instead.)
             exclude.append("ssn")
         return exclude
+
+    def get_readonly_fields(self, request, obj=None):
+        """The managed fields read-only for users who change patients only per object."""
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not self.has_manage_permission(request):
+            readonly += [name for name in self.managed_fields if name not in readonly]
+        return readonly
 
     def get_list_display(self, request):
         """The columns, with the SSN masked for users without ``clinic.view_ssn``."""
@@ -281,8 +441,29 @@ class PatientAdmin(ClinicModelAdmin):
         """simple-history's diff formatter, masking SSN values without view_ssn."""
         return HistoryHelper(self.model, historical_record, mask_ssn=not self.may_see_ssn(request))
 
-    def write(self, request, obj, reason):
-        return services.patient_save(patient=obj, actor=request.user, reason=reason)
+    import_form_class = PatientImportForm
+    confirm_form_class = PatientConfirmImportForm
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["confirm_not_duplicate"] = import_form.cleaned_data["confirm_not_duplicate"]
+        return initial
+
+    def get_import_data_kwargs(self, **kwargs):
+        """The upload's (or the confirm step's) duplicate confirmation goes to the Resource."""
+        form = kwargs.get("form")
+        confirmed = bool(form and form.cleaned_data.get("confirm_not_duplicate"))
+        return {**super().get_import_data_kwargs(**kwargs), "confirmed_not_duplicate": confirmed}
+
+    def save_model(self, request, obj, form, change):
+        """Save through ``patient_save`` with the form's duplicate confirmation."""
+        services.patient_save(
+            patient=obj,
+            actor=request.user,
+            reason=self.change_reason(request, form, change),
+            confirmed_not_duplicate=form.cleaned_data.get("confirm_not_duplicate", False),
+        )
 
     # -- actions ----------------------------------------------------------------
 
@@ -305,7 +486,7 @@ class PatientAdmin(ClinicModelAdmin):
                 done += 1
         return done
 
-    @admin.action(description="Archive selected patients", permissions=["change"])
+    @admin.action(description="Archive selected patients", permissions=["manage"])
     def archive_patients(self, request, queryset):
         """Archive the selected active patients through ``services.patient_archive``."""
         archived = self._apply(
@@ -321,7 +502,7 @@ class PatientAdmin(ClinicModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Assign primary doctor…", permissions=["change"])
+    @admin.action(description="Assign primary doctor…", permissions=["manage"])
     def assign_primary_doctor(self, request, queryset):
         """Ask for the doctor on an intermediate page, then assign through the service."""
         form = AssignDoctorForm(request.POST if "apply" in request.POST else None)
@@ -374,7 +555,8 @@ class UnassignedPatientAdmin(PatientAdmin):
         return False
 
     def has_export_permission(self, request):
-        return False
+        # The queue's rows are patients: exporting them takes export_patient.
+        return request.user.has_perm("clinic.export_patient")
 
 
 @admin.register(ArchivedPatient)
@@ -394,9 +576,10 @@ class ArchivedPatientAdmin(PatientAdmin):
         return False
 
     def has_export_permission(self, request):
-        return False
+        # The queue's rows are patients: exporting them takes export_patient.
+        return request.user.has_perm("clinic.export_patient")
 
-    @admin.action(description="Restore selected patients", permissions=["change"])
+    @admin.action(description="Restore selected patients", permissions=["manage"])
     def restore_patients(self, request, queryset):
         """Return the selected archived patients to active (``services.patient_restore``)."""
         restored = self._apply(

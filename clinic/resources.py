@@ -26,6 +26,7 @@ numbering: spreadsheet rows with the header as row 1) lives in
 import re
 
 from import_export.fields import Field
+from import_export.widgets import IntegerWidget
 
 from admin_ext.imports import (
     ExternalIdWidget,
@@ -119,6 +120,20 @@ class SSNField(Field):
     def export(self, instance, **kwargs):
         value = self.get_value(instance) or ""
         return value if self.reveal else mask_ssn(value)
+
+
+class VersionField(Field):
+    """A patient's ``version`` (optimistic concurrency), exported with every row.
+
+    On import a version read from the file is the one the row was exported at:
+    ``patient_save`` refuses the row when the patient was saved since (the
+    ``stale`` error names what changed and who). An empty cell, or a file without
+    the column, leaves the version loaded at import time.
+    """
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        if TextWidget().clean(row.get(self.column_name)):
+            super().save(instance, row, is_m2m, **kwargs)
 
 
 class ProviderNameField(Field):
@@ -218,7 +233,10 @@ class PatientResource(_SSNMixin, ServiceModelResource):
     """Native CSV for patients; ``primary_doctor`` is the doctor's external_id.
 
     ``mrn`` is exported and ignored on import (new patients get one from
-    ``patient_save``); ``ssn`` follows :class:`SSNField`.
+    ``patient_save``); ``ssn`` follows :class:`SSNField`; ``version`` follows
+    :class:`VersionField`. A new row that matches a registered patient is refused
+    as a likely duplicate (naming the MRN) unless the import was confirmed with
+    ``confirmed_not_duplicate=True`` (the admin's "Not duplicates" checkbox).
     """
 
     required_columns = ("external_id", "first_name", "last_name", "birth_date", "gender")
@@ -229,6 +247,7 @@ class PatientResource(_SSNMixin, ServiceModelResource):
     primary_doctor = Field(
         attribute="primary_doctor", column_name="primary_doctor", widget=ExternalIdWidget(Doctor)
     )
+    version = VersionField(attribute="version", column_name="version", widget=IntegerWidget())
 
     class Meta(ServiceModelResource.Meta):
         model = Patient
@@ -256,11 +275,23 @@ class PatientResource(_SSNMixin, ServiceModelResource):
             "zip",
             "primary_doctor",
             "status",
+            "version",
         ]
         export_order = fields
 
+    def import_data(self, dataset, *args, confirmed_not_duplicate: bool = False, **kwargs):
+        """import-export's ``import_data``; ``confirmed_not_duplicate`` lets likely
+        duplicates in (each such row's history reason records the confirmation)."""
+        self.confirmed_not_duplicate = confirmed_not_duplicate
+        return super().import_data(dataset, *args, **kwargs)
+
     def write(self, instance, *, actor, reason):
-        return services.patient_save(patient=instance, actor=actor, reason=reason)
+        return services.patient_save(
+            patient=instance,
+            actor=actor,
+            reason=reason,
+            confirmed_not_duplicate=getattr(self, "confirmed_not_duplicate", False),
+        )
 
 
 # -- Synthea formats -----------------------------------------------------------------

@@ -12,12 +12,26 @@ door a change comes through. Each function:
   attributed to ``actor``.
 """
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
-from guardian.shortcuts import assign_perm, remove_perm
+import unicodedata
 
-from clinic.models import Doctor, Organization, Patient, Sequence
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django.utils.text import capfirst, get_text_list
+from guardian.shortcuts import assign_perm, remove_perm
+from simple_history.utils import bulk_create_with_history
+
+from clinic.models import (
+    Doctor,
+    Organization,
+    Patient,
+    PatientGroupObjectPermission,
+    PatientShare,
+    PatientUserObjectPermission,
+    Sequence,
+)
+from clinic.querysets import lapsed_shares_q, live_shares_q
 
 #: Object permissions a doctor's login holds on each patient they are primary for.
 PRIMARY_DOCTOR_PERMS = ("clinic.view_patient", "clinic.change_patient")
@@ -25,6 +39,47 @@ PRIMARY_DOCTOR_PERMS = ("clinic.view_patient", "clinic.change_patient")
 MSG_ALREADY_ARCHIVED = "This patient is already archived."
 MSG_NOT_ARCHIVED = "This patient is not archived."
 MSG_INACTIVE_DOCTOR = "Dr. %(name)s is inactive and cannot take patients."
+MSG_STALE = (
+    "This patient was changed after you opened or exported it: %(changes)s. Nothing was saved."
+)
+MSG_NOT_PERMITTED_FIELD = (
+    "Only staff who manage all patients may change the %(field)s; ask the front desk."
+)
+MSG_LIKELY_DUPLICATE = (
+    "This looks like a patient already registered: %(matches)s. "
+    "If it is a different person, confirm that it is not a duplicate."
+)
+
+#: Fields only holders of the model-wide ``clinic.change_patient`` may change. A user
+#: who reaches a patient through an object grant (their doctor, a covering
+#: colleague) edits the clinical-contact fields, never who looks after the patient,
+#: whether the record is current, or how it is identified (issue 5, item 5).
+MANAGED_PATIENT_FIELDS = ("primary_doctor", "status", "external_id")
+
+
+class StaleRecordError(ValidationError):
+    """A save from a form or file that carried an older ``version`` than the stored one.
+
+    ``changes`` lists what was saved meanwhile, as :func:`patient_changes_since`
+    returns it; ``current`` is the stored patient.
+    """
+
+    def __init__(self, message, *, changes, current):
+        super().__init__(message, code="stale")
+        self.changes = changes
+        self.current = current
+
+
+class LikelyDuplicateError(ValidationError):
+    """A new (or re-identified) patient who matches patients already registered.
+
+    ``matches`` is the list of those patients. Raised by ``patient_save`` unless
+    the caller passes ``confirmed_not_duplicate=True``.
+    """
+
+    def __init__(self, message, *, matches, params):
+        super().__init__(message, code="likely_duplicate", params=params)
+        self.matches = matches
 
 
 def _attribute(obj, *, actor, reason: str) -> None:
@@ -62,15 +117,40 @@ def organization_save(*, organization: Organization, actor, reason: str) -> Orga
     return organization
 
 
+def _revoke_primary_doctor_grants(user, patient_ids) -> None:
+    """Take ``user``'s primary-doctor grants on ``patient_ids`` away, keeping what a live
+    share of theirs on the same patient still grants (a covering colleague who was
+    also the primary doctor keeps the access the share gave them).
+
+    One query for the shares and one delete per permission, whatever the count.
+    """
+    patient_ids = list(patient_ids)
+    if user is None or not patient_ids:
+        return
+    kept: dict[int, set[str]] = {}
+    shares = PatientShare.objects.filter(
+        live_shares_q(timezone.now()), user=user, patient_id__in=patient_ids
+    )
+    for patient_id, can_change in shares.values_list("patient_id", "can_change"):
+        kept.setdefault(patient_id, set()).update(share_perms(can_change=can_change))
+    for perm in PRIMARY_DOCTOR_PERMS:
+        revoked = [pk for pk in patient_ids if perm not in kept.get(pk, ())]
+        if revoked:
+            remove_perm(perm, user, Patient.objects.filter(pk__in=revoked))
+
+
 def _doctor_patient_grants(doctor: Doctor, user, *, grant: bool) -> None:
     """Grant (or revoke) the primary-doctor permissions on all of ``doctor``'s patients."""
     if user is None:
         return
     patients = Patient.objects.filter(primary_doctor=doctor)
+    if not grant:
+        _revoke_primary_doctor_grants(user, patients.values_list("pk", flat=True))
+        return
     if not patients.exists():
         return
     for perm in PRIMARY_DOCTOR_PERMS:
-        (assign_perm if grant else remove_perm)(perm, user, patients)
+        assign_perm(perm, user, patients)
 
 
 @transaction.atomic
@@ -105,9 +185,7 @@ def _move_primary_doctor_grants(patient: Patient, old_doctor_id, new_doctor) -> 
         if old_user:
             from people.models import User
 
-            user = User.objects.get(pk=old_user)
-            for perm in PRIMARY_DOCTOR_PERMS:
-                remove_perm(perm, user, patient)
+            _revoke_primary_doctor_grants(User.objects.get(pk=old_user), [patient.pk])
     if new_doctor is not None and new_doctor.user_id:
         for perm in PRIMARY_DOCTOR_PERMS:
             assign_perm(perm, new_doctor.user, patient)
@@ -130,34 +208,205 @@ def primary_doctor_check(*, doctor: Doctor | None, previous_doctor_id: int | Non
         )
 
 
-@transaction.atomic
-def patient_save(*, patient: Patient, actor, reason: str) -> Patient:
-    """Create or update a patient: the one write path for forms, imports and commands.
+def normalized_name(text: str) -> str:
+    """A name reduced for duplicate matching: accents, case, spaces and punctuation dropped.
 
-    A new patient gets the next MRN. ``created_by``/``updated_by`` are stamped
-    with ``actor``. If ``primary_doctor`` changed, the previous doctor's login
-    loses and the new doctor's login gains ``view_patient``/``change_patient`` on
-    this patient (guardian object permissions).
-    Returns the saved patient. Raises ``ValidationError`` (``full_clean``; an
-    inactive primary doctor: code ``inactive_doctor``).
+    ``"José-Luis O'Keefe"`` and ``"jose luis okeefe"`` compare equal; digits stay, so
+    Synthea's numeric suffixes (``Guy979``) keep generated people apart.
     """
-    old_doctor_id = None
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed.casefold() if ch.isalnum())
+
+
+def patient_likely_duplicates(*, patient: Patient, compare_ssn: bool) -> list[Patient]:
+    """Registered patients who are probably the same person as ``patient``.
+
+    A match has the same birth date and the same normalized first and last name
+    (:func:`normalized_name`), and, when ``compare_ssn`` and both have an SSN, the
+    same SSN. Archived and deceased patients count too. ``compare_ssn`` must be
+    False for an actor who may not read SSNs: otherwise whether a warning appears
+    would reveal whether a typed SSN is the stored one.
+    Returns the matches ordered by MRN (one indexed query on ``birth_date``).
+    """
+    if not patient.birth_date:
+        return []
+    key = (normalized_name(patient.first_name), normalized_name(patient.last_name))
+    candidates = Patient.objects.filter(birth_date=patient.birth_date).order_by("mrn")
     if patient.pk:
-        old_doctor_id = (
-            Patient.objects.filter(pk=patient.pk).values_list("primary_doctor", flat=True).first()
+        candidates = candidates.exclude(pk=patient.pk)
+    return [
+        other
+        for other in candidates
+        if (normalized_name(other.first_name), normalized_name(other.last_name)) == key
+        and not (compare_ssn and patient.ssn and other.ssn and patient.ssn != other.ssn)
+    ]
+
+
+def describe_patients(patients) -> str:
+    """``"MRN 00000012 (Ann Patel, born 1980-05-17, active)"``, joined with "and"."""
+    return get_text_list(
+        [
+            f"MRN {p.mrn} ({p.first_name} {p.last_name}, born {p.birth_date:%Y-%m-%d}, "
+            f"{p.get_status_display().lower()})"
+            for p in patients
+        ],
+        "and",
+    )
+
+
+#: Fields left out of "what changed" summaries: bookkeeping, not content.
+_UNTRACKED_CHANGE_FIELDS = {"version", "updated_at", "updated_by"}
+
+
+def patient_changes_since(*, patient_id: int, version: int) -> list[dict]:
+    """What was saved to a patient after ``version``, oldest first, from its history.
+
+    Returns one dict per later save: ``{"user": User or None, "date": datetime,
+    "fields": [field label, ...], "reason": str}``. Field names only, never
+    values, so the summary is safe to show to users without ``clinic.view_ssn``.
+    """
+    rows = list(
+        Patient.history.filter(id=patient_id, version__gte=version)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    base = None
+    changes = []
+    for row in rows:
+        if row.version <= version:
+            base = row
+            continue
+        fields = []
+        if base is not None:
+            delta = row.diff_against(base, excluded_fields=_UNTRACKED_CHANGE_FIELDS)
+            fields = [
+                capfirst(Patient._meta.get_field(name).verbose_name) for name in delta.changed_fields
+            ]
+        changes.append(
+            {
+                "user": row.history_user,
+                "date": row.history_date,
+                "fields": fields,
+                "reason": row.history_change_reason or "",
+            }
         )
-    else:
+        base = row
+    return changes
+
+
+def describe_changes(changes: list[dict]) -> str:
+    """``"City by Dana Desk <desk@…> at 2026-11-21 14:02; …"`` for :func:`patient_changes_since`."""
+    parts = []
+    for change in changes:
+        who = change["user"] or "the system"
+        when = timezone.localtime(change["date"]).strftime("%Y-%m-%d %H:%M")
+        what = get_text_list(change["fields"], "and") if change["fields"] else "a save"
+        parts.append(f"{what} by {who} at {when}")
+    return "; ".join(parts) or "a save"
+
+
+def _check_managed_fields(patient: Patient, stored: dict | None, actor) -> None:
+    """Refuse changes to :data:`MANAGED_PATIENT_FIELDS` by an actor without model-wide change."""
+    if actor is None or actor.has_perm("clinic.change_patient"):
+        return
+    errors = {}
+    for name in MANAGED_PATIENT_FIELDS:
+        attname = Patient._meta.get_field(name).attname
+        before = stored[attname] if stored else Patient._meta.get_field(name).get_default()
+        if getattr(patient, attname) != before:
+            label = Patient._meta.get_field(name).verbose_name
+            errors[name] = ValidationError(
+                MSG_NOT_PERMITTED_FIELD, code="not_permitted", params={"field": label}
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+_STORED_FIELDS = (
+    "version",
+    "primary_doctor_id",
+    "status",
+    "external_id",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "ssn",
+)
+_IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "ssn")
+
+
+@transaction.atomic
+def patient_save(
+    *, patient: Patient, actor, reason: str, confirmed_not_duplicate: bool = False
+) -> Patient:
+    """Create or update a patient: the one write path for forms, actions, imports and commands.
+
+    - A new patient gets the next MRN; ``created_by``/``updated_by`` are stamped
+      with ``actor``.
+    - Optimistic concurrency: ``patient.version`` must equal the stored version
+      (the form carries the version it showed; actions and imports the one they
+      loaded). The stored row is locked (``SELECT ... FOR UPDATE``) while it is
+      compared and saved, and the version goes up by one.
+    - An actor without the model-wide ``clinic.change_patient`` (a doctor, a
+      covering colleague) may not change :data:`MANAGED_PATIENT_FIELDS`.
+    - A new patient, or a change of name, birth date or SSN, that matches a
+      registered patient (:func:`patient_likely_duplicates`) is refused unless
+      ``confirmed_not_duplicate``; the confirmation is added to the history reason.
+      SSNs take part only when ``actor`` may read them.
+    - If ``primary_doctor`` changed, the previous doctor's login loses and the new
+      doctor's login gains ``view_patient``/``change_patient`` on this patient.
+
+    Returns the saved patient. Raises ``ValidationError``: from ``full_clean``;
+    code ``inactive_doctor``; code ``not_permitted`` (keyed on the field);
+    :class:`StaleRecordError` (code ``stale``); :class:`LikelyDuplicateError`
+    (code ``likely_duplicate``).
+    """
+    stored = None
+    if patient.pk:
+        stored = (
+            Patient.objects.select_for_update()
+            .filter(pk=patient.pk)
+            .values(*_STORED_FIELDS)
+            .first()
+        )
+    if stored is not None and stored["version"] != patient.version:
+        changes = patient_changes_since(patient_id=patient.pk, version=patient.version)
+        raise StaleRecordError(
+            MSG_STALE % {"changes": describe_changes(changes)},
+            changes=changes,
+            current=Patient.objects.get(pk=patient.pk),
+        )
+    _check_managed_fields(patient, stored, actor)
+    if stored is None:
         if not patient.mrn:
             patient.mrn = mrn_allocate(1)[0]
         patient.created_by = actor
     patient.updated_by = actor
+    old_doctor_id = stored["primary_doctor_id"] if stored else None
     doctor = patient.primary_doctor
     primary_doctor_check(doctor=doctor, previous_doctor_id=old_doctor_id)
     patient.full_clean()
+    if stored is None or any(getattr(patient, f) != stored[f] for f in _IDENTITY_FIELDS):
+        compare_ssn = actor is None or actor.has_perm("clinic.view_ssn")
+        matches = patient_likely_duplicates(patient=patient, compare_ssn=compare_ssn)
+        if matches and not confirmed_not_duplicate:
+            described = describe_patients(matches)
+            raise LikelyDuplicateError(
+                MSG_LIKELY_DUPLICATE, matches=matches, params={"matches": described}
+            )
+        if matches:
+            reason = f"{reason} (confirmed not a duplicate of {described_mrns(matches)})"
+    # Bumped last, so a refused save leaves the caller's version as it was.
+    patient.version = stored["version"] + 1 if stored else 1
     _attribute(patient, actor=actor, reason=reason)
     patient.save()
     _move_primary_doctor_grants(patient, old_doctor_id, doctor)
     return patient
+
+
+def described_mrns(patients) -> str:
+    """``"MRN 00000012 and MRN 00000031"`` for a history reason."""
+    return get_text_list([f"MRN {p.mrn}" for p in patients], "and")
 
 
 def patient_assign_primary_doctor(
@@ -193,3 +442,321 @@ def patient_restore(*, patient: Patient, actor, reason: str) -> Patient:
         raise ValidationError(MSG_NOT_ARCHIVED, code="not_archived")
     patient.status = Patient.Status.ACTIVE
     return patient_save(patient=patient, actor=actor, reason=reason)
+
+
+# -- sharing --------------------------------------------------------------------
+#
+# A share (issue 5, item 11) is a PatientShare row (who, why, until when, shared by
+# whom) plus the guardian grants it stands for. A grant row is per (holder, patient,
+# permission), and more than one source can stand behind the same row: the primary-
+# doctor assignment, or several shares. So ending a share removes a grant only when
+# no other source still stands behind it, and visible_to ignores a grant that only
+# an expired share stands behind (clinic/querysets.py), so expiry needs no job to
+# take effect on time.
+
+MSG_SHARE_NO_REASON = "Say why you are sharing; the reason is kept in the history."
+MSG_SHARE_EXPIRY_PAST = "The expiry must be in the future."
+MSG_SHARE_ONE_HOLDER = "Share with either a colleague or a team (one of them)."
+MSG_SHARE_NOT_SHARABLE = (
+    "You may share only the patients whose primary doctor you are; not %(patients)s."
+)
+MSG_SHARE_TEAM_NEEDS_ADMIN = "Only an administrator may share patients with a team."
+MSG_SHARE_ROLE_GROUP = (
+    "%(name)s is a role, not a team: sharing with it would open the patient to everyone "
+    "holding the role."
+)
+MSG_SHARE_SELF = "You cannot share a patient with yourself."
+MSG_SHARE_INACTIVE_USER = "%(name)s cannot sign in (the login is inactive)."
+MSG_UNSHARE_NO_REASON = "Say why you are ending this share; the reason is kept in the history."
+MSG_UNSHARE_NOT_PERMITTED = "You may end only the shares of patients you may share."
+MSG_SHARE_ENDED = "This share has already ended."
+
+#: History reason of a share ended by ``shares_expire``.
+REASON_SHARE_EXPIRED = "Share expired"
+
+# Rows per bulk insert when sharing a set of patients (SQLite's parameter limit).
+_SHARE_CHUNK = 500
+
+
+def share_perms(*, can_change: bool) -> tuple[str, ...]:
+    """The object permissions a share grants: view, plus change when ``can_change``."""
+    return PRIMARY_DOCTOR_PERMS if can_change else ("clinic.view_patient",)
+
+
+def _share_check(*, actor, reason: str, user, group, expires_at, now) -> None:
+    """Refuse a share's parameters; see :func:`patients_share` for the rules and codes."""
+    from people.roles import ROLES
+
+    errors = {}
+    if not (reason or "").strip():
+        errors["reason"] = ValidationError(MSG_SHARE_NO_REASON, code="reason_required")
+    if expires_at is not None and expires_at <= now:
+        errors["expires_at"] = ValidationError(MSG_SHARE_EXPIRY_PAST, code="expiry_past")
+    if (user is None) == (group is None):
+        errors[NON_FIELD_ERRORS] = ValidationError(MSG_SHARE_ONE_HOLDER, code="one_holder")
+    elif user is not None:
+        if actor is not None and user.pk == actor.pk:
+            errors["user"] = ValidationError(MSG_SHARE_SELF, code="share_with_self")
+        elif not user.is_active:
+            errors["user"] = ValidationError(
+                MSG_SHARE_INACTIVE_USER, code="inactive_user", params={"name": str(user)}
+            )
+    elif group.name in ROLES:
+        errors["group"] = ValidationError(
+            MSG_SHARE_ROLE_GROUP, code="role_group", params={"name": group.name}
+        )
+    elif actor is not None and not actor.has_perm("clinic.share_patient"):
+        errors["group"] = ValidationError(MSG_SHARE_TEAM_NEEDS_ADMIN, code="team_needs_admin")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _grant_share_rows(*, patient_ids: list[int], user, group, perms: tuple[str, ...]) -> None:
+    """Insert the guardian grant rows of a share on ``patient_ids``; existing rows stay.
+
+    guardian's bulk ``assign_perm(perm, user, queryset)`` skips a patient the user
+    already reaches through a group, which would leave a user share without its own
+    row once the team's share ends; the direct-FK tables' unique constraint makes
+    ``ignore_conflicts`` the idempotent insert instead.
+    """
+    from django.contrib.auth.models import Permission
+
+    codenames = [perm.split(".", 1)[1] for perm in perms]
+    permissions = list(
+        Permission.objects.filter(content_type__app_label="clinic", codename__in=codenames)
+    )
+    if user is not None:
+        rows = [
+            PatientUserObjectPermission(user=user, permission=p, content_object_id=pk)
+            for pk in patient_ids
+            for p in permissions
+        ]
+        PatientUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
+    else:
+        rows = [
+            PatientGroupObjectPermission(group=group, permission=p, content_object_id=pk)
+            for pk in patient_ids
+            for p in permissions
+        ]
+        PatientGroupObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+@transaction.atomic
+def patients_share(
+    *,
+    patients,
+    actor,
+    reason: str,
+    user=None,
+    group=None,
+    can_change: bool = False,
+    expires_at=None,
+) -> list[PatientShare]:
+    """Share each of ``patients`` with a covering colleague (``user``) or a team (``group``).
+
+    Args: ``patients`` (a Patient queryset or an iterable of patients), ``actor``
+    (the sharer, or None for the system), ``reason`` (required; kept on the share
+    and in its history), exactly one of ``user`` and ``group`` (a team: a Django
+    Group that is not a role group), ``can_change`` (view only, or view and
+    change), ``expires_at`` (an aware datetime in the future, or None).
+
+    Writes one ``PatientShare`` per patient with a history row attributed to
+    ``actor``, and grants the holder ``view_patient`` (and ``change_patient``)
+    through guardian. All or nothing: one refused patient writes nothing.
+    Returns the shares, in patient id order.
+
+    Raises ``ValidationError`` with codes ``reason_required``, ``expiry_past``
+    (keyed on those fields), ``one_holder``, ``share_with_self``,
+    ``inactive_user`` (keyed on ``user``), ``role_group`` and ``team_needs_admin``
+    (keyed on ``group``: only holders of ``clinic.share_patient`` share with a
+    team), and ``not_sharable`` when the actor may not share one of the patients
+    (``Patient.objects.sharable_by``: an administrator any patient, a doctor only
+    those they are primary doctor of).
+    """
+    now = timezone.now()
+    _share_check(actor=actor, reason=reason, user=user, group=group, expires_at=expires_at, now=now)
+    if isinstance(patients, QuerySet):
+        selected = Patient.objects.filter(pk__in=patients.values("pk"))
+    else:
+        selected = Patient.objects.filter(pk__in=[p.pk for p in patients])
+    if actor is not None:
+        refused = selected.exclude(pk__in=Patient.objects.sharable_by(actor).values("pk"))
+        refused = list(refused.order_by("mrn")[:5])
+        if refused:
+            raise ValidationError(
+                MSG_SHARE_NOT_SHARABLE,
+                code="not_sharable",
+                params={"patients": described_mrns(refused)},
+            )
+    # Grants on a patient change under its row lock: ending another share of the same
+    # holder (patient_unshare, shares_expire) checks for live shares before removing
+    # the grant row this share also needs, so the two must not interleave.
+    patient_ids = list(selected.order_by("pk").select_for_update().values_list("pk", flat=True))
+    if not patient_ids:
+        return []
+    template = PatientShare(
+        patient_id=patient_ids[0],
+        user=user,
+        group=group,
+        can_change=can_change,
+        reason=reason.strip(),
+        expires_at=expires_at,
+        created_by=actor,
+    )
+    # Rows differ only by patient, whose ids come from the table: one full_clean
+    # validates them all, instead of four foreign-key queries per row.
+    template.full_clean()
+    fields = {
+        f.attname: getattr(template, f.attname)
+        for f in PatientShare._meta.concrete_fields
+        if not f.primary_key and f.attname not in ("patient_id", "created_at")
+    }
+    shares = []
+    for start in range(0, len(patient_ids), _SHARE_CHUNK):
+        chunk = patient_ids[start : start + _SHARE_CHUNK]
+        shares += bulk_create_with_history(
+            [PatientShare(patient_id=pk, **fields) for pk in chunk],
+            PatientShare,
+            default_user=actor,
+            default_change_reason=template.reason,
+        )
+        _grant_share_rows(
+            patient_ids=chunk, user=user, group=group, perms=share_perms(can_change=can_change)
+        )
+    return shares
+
+
+def patient_share(
+    *,
+    patient: Patient,
+    actor,
+    reason: str,
+    user=None,
+    group=None,
+    can_change: bool = False,
+    expires_at=None,
+) -> PatientShare:
+    """Share one patient with a covering colleague or a team; see :func:`patients_share`.
+
+    Returns the new ``PatientShare``. Raises ``ValidationError`` as
+    :func:`patients_share` does.
+    """
+    return patients_share(
+        patients=[patient],
+        actor=actor,
+        reason=reason,
+        user=user,
+        group=group,
+        can_change=can_change,
+        expires_at=expires_at,
+    )[0]
+
+
+def _release_share_grants(share: PatientShare, *, now) -> None:
+    """Remove the grants ``share`` stood for, keeping those another source stands behind.
+
+    Kept: what the holder's other live shares on the patient grant, and, for a
+    user, everything when they are the patient's primary doctor's login.
+    """
+    holder = {"user_id": share.user_id} if share.user_id else {"group_id": share.group_id}
+    others = PatientShare.objects.filter(
+        live_shares_q(now), patient_id=share.patient_id, **holder
+    ).exclude(pk=share.pk)
+    kept = set()
+    for can_change in others.values_list("can_change", flat=True).distinct():
+        kept.update(share_perms(can_change=can_change))
+    if (
+        share.user_id
+        and Patient.objects.filter(
+            pk=share.patient_id, primary_doctor__user_id=share.user_id
+        ).exists()
+    ):
+        kept.update(PRIMARY_DOCTOR_PERMS)
+    for perm in share_perms(can_change=share.can_change):
+        if perm not in kept:
+            remove_perm(perm, share.user or share.group, share.patient)
+
+
+def _share_end(*, share_id: int, actor, reason: str, now, expired_only: bool) -> bool:
+    """End one share under its patient's row lock; False when there was nothing to end.
+
+    The caller holds the transaction. ``expired_only`` ends it only if it has lapsed
+    (``shares_expire``); otherwise ending an already ended share raises
+    ``ValidationError`` (``share_ended``).
+    """
+    patient_id = PatientShare.objects.filter(pk=share_id).values_list("patient_id", flat=True)
+    # Lock order: the patient row, then the share (as patients_share locks patients).
+    list(Patient.objects.filter(pk__in=patient_id).select_for_update().values_list("pk"))
+    share = (
+        PatientShare.objects.select_for_update(of=("self",))
+        .select_related("user", "group", "patient")
+        .filter(pk=share_id)
+        .first()
+    )
+    if share is None or share.revoked_at is not None:
+        if expired_only:
+            return False
+        raise ValidationError(MSG_SHARE_ENDED, code="share_ended")
+    if expired_only and not (share.expires_at and share.expires_at <= now):
+        return False
+    share.revoked_at = now
+    _attribute(share, actor=actor, reason=reason)
+    share.save(update_fields=["revoked_at"])
+    _release_share_grants(share, now=now)
+    return True
+
+
+@transaction.atomic
+def patient_unshare(*, share: PatientShare, actor, reason: str) -> PatientShare:
+    """End ``share`` now: revoke its grants (those no other source stands behind).
+
+    Args: the share, ``actor`` (or None for the system), ``reason`` (required; the
+    revoke's history row carries it and the actor). An expired share not yet
+    cleaned up may be ended too. Returns the share, ``revoked_at`` set.
+
+    Raises ``ValidationError``: ``reason_required`` (keyed on ``reason``),
+    ``not_sharable`` when the actor may not share the patient
+    (``Patient.objects.sharable_by``), ``share_ended`` when it was already revoked.
+    """
+    if not (reason or "").strip():
+        raise ValidationError(
+            {"reason": ValidationError(MSG_UNSHARE_NO_REASON, code="reason_required")}
+        )
+    if (
+        actor is not None
+        and not Patient.objects.sharable_by(actor).filter(pk=share.patient_id).exists()
+    ):
+        raise ValidationError(MSG_UNSHARE_NOT_PERMITTED, code="not_sharable")
+    _share_end(
+        share_id=share.pk,
+        actor=actor,
+        reason=reason.strip(),
+        now=timezone.now(),
+        expired_only=False,
+    )
+    share.refresh_from_db()
+    return share
+
+
+def shares_expire(*, now=None) -> int:
+    """End every share whose expiry has passed and remove its grants (``expire_shares``).
+
+    Access already stopped at ``expires_at`` (``Patient.objects.visible_to``); this
+    cleans the grant rows and records the end: each share gets ``revoked_at`` and a
+    history row with no actor and the reason ``"Share expired"``. Each share is
+    ended in a transaction of its own, so a long run never holds locks for long.
+    Args: ``now`` (an aware datetime; defaults to the current time). Returns the
+    number of shares ended. Raises nothing for a share ended meanwhile.
+    """
+    now = now or timezone.now()
+    ended = 0
+    for share_id in PatientShare.objects.filter(lapsed_shares_q(now)).values_list("pk", flat=True):
+        with transaction.atomic():
+            ended += _share_end(
+                share_id=share_id,
+                actor=None,
+                reason=REASON_SHARE_EXPIRED,
+                now=now,
+                expired_only=True,
+            )
+    return ended

@@ -4,7 +4,10 @@ from clinic.models import Doctor, Patient
 
 
 def patient_form_data(patient: Patient, *, with_ssn: bool, **changes) -> dict:
-    """The patient change form as the browser would post it, with ``changes`` applied."""
+    """The patient change form as the browser would post it, with ``changes`` applied.
+
+    ``seen_version`` is the version the page showed: the patient's as passed in.
+    """
     data = {
         "prefix": patient.prefix,
         "first_name": patient.first_name,
@@ -12,7 +15,7 @@ def patient_form_data(patient: Patient, *, with_ssn: bool, **changes) -> dict:
         "last_name": patient.last_name,
         "suffix": patient.suffix,
         "maiden_name": patient.maiden_name,
-        "external_id": patient.external_id,
+        "external_id": patient.external_id or "",
         "birth_date": patient.birth_date.isoformat(),
         "death_date": patient.death_date.isoformat() if patient.death_date else "",
         "gender": patient.gender,
@@ -27,6 +30,7 @@ def patient_form_data(patient: Patient, *, with_ssn: bool, **changes) -> dict:
         "primary_doctor": patient.primary_doctor_id or "",
         "status": patient.status,
         "change_reason": "",
+        "seen_version": patient.version if patient.pk else "",
     }
     if with_ssn:
         data["ssn"] = patient.ssn

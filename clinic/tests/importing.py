@@ -27,11 +27,12 @@ def upload(name: str, header, rows) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, csv_text(header, rows).encode("utf-8"), content_type="text/csv")
 
 
-def preview(client, model_name: str, file, resource: int = NATIVE):
-    """POST the first import step (the dry run); returns the preview response."""
+def preview(client, model_name: str, file, resource: int = NATIVE, **fields):
+    """POST the first import step (the dry run) with any extra form ``fields``;
+    returns the preview response."""
     return client.post(
         reverse(f"admin:clinic_{model_name}_import"),
-        {"resource": resource, "format": CSV_FORMAT, "import_file": file},
+        {"resource": resource, "format": CSV_FORMAT, "import_file": file, **fields},
     )
 
 

@@ -73,6 +73,17 @@ class ImportRoundTripTests(ClinicTestCase):
 
         self.assertEqual(Patient.objects.get(pk=self.alice_patient.pk).mrn, self.alice_patient.mrn)
 
+    def test_it_reads_back_cells_that_export_escaped_as_formulas(self):
+        site = OrganizationFactory(name="=HYPERLINK(1)", phone="+1 617 555 0100")
+        self.login(self.steward)
+        content = export(self.client, "organization", OrganizationResource)
+        self.assertIn(b"'+1 617 555 0100", content)
+
+        self.round_trip(self.steward, "organization", OrganizationResource, Organization)
+
+        site.refresh_from_db()
+        self.assertEqual((site.name, site.phone), ("=HYPERLINK(1)", "+1 617 555 0100"))
+
 
 class XlsxRoundTripTests(ClinicTestCase):
     """The same round trip through an Excel workbook (IMPORT_EXPORT_FORMATS[1])."""

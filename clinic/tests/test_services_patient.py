@@ -173,8 +173,10 @@ class MrnAllocateTests(ClinicTestCase):
         self.assertTrue(all(len(n) == 8 for n in first + second))
 
     def test_it_gives_new_patients_distinct_mrns(self):
-        a = services.patient_save(patient=new_patient(external_id="a"), actor=None, reason="r")
-        b = services.patient_save(patient=new_patient(external_id="b"), actor=None, reason="r")
+        a = new_patient(external_id="a", first_name="Ada")
+        b = new_patient(external_id="b", first_name="Bea")
+        a = services.patient_save(patient=a, actor=None, reason="r")
+        b = services.patient_save(patient=b, actor=None, reason="r")
         self.assertEqual(int(b.mrn), int(a.mrn) + 1)
 
     def test_it_returns_nothing_for_zero(self):
