@@ -396,18 +396,21 @@ class PatientAdmin(PatientSharingMixin, ClinicModelAdmin):
 
         - the masked SSN instead of the input for users who may not enter one;
         - the hidden ``seen_version`` beside the reason, for users who may save;
-        - after a refused save (a POST shown again), the duplicate confirmation.
+        - when the service refused the save as a likely duplicate, the
+          confirmation box on the first tab, right under the warning.
         """
         ssn_input = self.may_enter_ssn(request, obj)
+        refused_as_duplicate = isinstance(
+            getattr(request, "_service_error", None), services.LikelyDuplicateError
+        )
         adjusted = []
         # A fresh structure: the class attribute is shared by every request.
-        for name, opts in super().get_fieldsets(request, obj):
+        for index, (name, opts) in enumerate(super().get_fieldsets(request, obj)):
             fields = [f if f != "ssn" or ssn_input else "masked_ssn" for f in opts["fields"]]
-            if REASON_FIELD in fields:
-                if obj is not None:
-                    fields.append("seen_version")
-                if request.method == "POST":
-                    fields.append("confirm_not_duplicate")
+            if index == 0 and refused_as_duplicate:
+                fields.insert(0, "confirm_not_duplicate")
+            if REASON_FIELD in fields and obj is not None:
+                fields.append("seen_version")
             adjusted.append((name, {**opts, "fields": fields}))
         return adjusted
 

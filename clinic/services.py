@@ -47,7 +47,7 @@ MSG_NOT_PERMITTED_FIELD = (
 )
 MSG_LIKELY_DUPLICATE = (
     "This looks like a patient already registered: %(matches)s. "
-    "If it is a different person, confirm that it is not a duplicate."
+    "If it is a different person, confirm that it is not a duplicate and save again."
 )
 
 #: Fields only holders of the model-wide ``clinic.change_patient`` may change. A user

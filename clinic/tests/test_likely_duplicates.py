@@ -37,6 +37,15 @@ class LikelyDuplicateFormTests(ClinicTestCase):
         self.assertContains(response, 'name="confirm_not_duplicate"')
         self.assertEqual(Patient.objects.filter(last_name="Patel").count(), 1)
 
+    def test_it_offers_the_confirmation_only_when_the_save_was_a_likely_duplicate(self):
+        self.login(self.front_desk)
+        self.assertNotContains(
+            self.client.get(reverse("admin:clinic_patient_add")), 'name="confirm_not_duplicate"'
+        )
+        response = self.add(self.front_desk, first_name="Anna", zip="not a zip")
+        self.assertEqual(response.status_code, 200)
+        self.assertNotContains(response, 'name="confirm_not_duplicate"')
+
     def test_it_creates_the_patient_once_confirmed_and_keeps_the_confirmation(self):
         response = self.add(self.front_desk, confirm_not_duplicate="on")
 
