@@ -131,6 +131,36 @@ class PatientQuerySet(models.QuerySet):
         )
         return self.filter(pk__in=grants)
 
+    def reachable_by(self, user, action: str = "view") -> bool:
+        """Whether ``user`` may open a list of patients for ``action`` at all.
+
+        True for a superuser or a holder of the model permission
+        ``clinic.<action>_patient``, and for anyone holding that permission on at
+        least one patient as a django-guardian object permission, directly or
+        through a group. Which rows the list shows is still ``visible_to``'s
+        decision: a user whose only grants come from shares that lapsed but are
+        not yet swept by ``expire_shares`` opens an empty list.
+
+        This asks the grant tables only (at most two small indexed queries), not
+        the patient table, so the admin can ask it for every menu entry cheaply.
+        Raises nothing.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        codename = f"{action}_patient"
+        if user.is_superuser or user.has_perm(f"clinic.{codename}"):
+            return True
+        from clinic.models import PatientGroupObjectPermission, PatientUserObjectPermission
+
+        return (
+            PatientUserObjectPermission.objects.filter(
+                user=user, permission__codename=codename
+            ).exists()
+            or PatientGroupObjectPermission.objects.filter(
+                group__user=user, permission__codename=codename
+            ).exists()
+        )
+
     def sharable_by(self, user):
         """The patients ``user`` may share with a colleague or end a share of (issue 5, item 11).
 

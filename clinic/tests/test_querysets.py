@@ -1,10 +1,14 @@
 """Patient querysets: active, archived, unassigned and the visibility rule visible_to."""
 
-from django.contrib.auth.models import AnonymousUser
+import datetime
+
+from django.contrib.auth.models import AnonymousUser, Group
+from django.urls import reverse
+from django.utils import timezone
 
 from admin_ext.testing import ClinicTestCase
 from clinic import services
-from clinic.models import Doctor, Patient
+from clinic.models import Doctor, Patient, PatientShare
 from clinic.tests.factories import DoctorFactory, PatientFactory
 
 
@@ -48,3 +52,46 @@ class VisibleToTests(ClinicTestCase):
             patient=self.other_patient, doctor=self.dr_bob, actor=None, reason="r"
         )
         self.assertEqual(list(Patient.objects.visible_to(self.bob)), [self.other_patient])
+
+
+class ReachableByTests(ClinicTestCase):
+    """Who may open a patient list at all (the admin's menu and changelist gate)."""
+
+    def test_it_opens_the_list_to_model_permission_holders_and_granted_doctors(self):
+        for user in (self.operator, self.admin, self.front_desk, self.steward, self.auditor):
+            with self.subTest(user=user.email):
+                self.assertTrue(Patient.objects.reachable_by(user))
+        self.assertTrue(Patient.objects.reachable_by(self.alice, "change"))
+        self.assertFalse(Patient.objects.reachable_by(self.auditor, "change"))
+
+    def test_it_keeps_the_list_from_users_without_any_grant(self):
+        self.assertFalse(Patient.objects.reachable_by(self.bob))
+        self.assertFalse(Patient.objects.reachable_by(AnonymousUser()))
+        self.alice.is_active = False
+        self.assertFalse(Patient.objects.reachable_by(self.alice))
+
+    def test_a_team_grant_opens_the_list(self):
+        team = Group.objects.create(name="Covering team")
+        self.bob.groups.add(team)
+        services.patient_share(
+            patient=self.other_patient, group=team, actor=self.admin, reason="Cover"
+        )
+        self.assertTrue(Patient.objects.reachable_by(self.bob))
+
+    def test_a_lapsed_share_opens_an_empty_list_until_it_is_swept(self):
+        share = services.patient_share(
+            patient=self.other_patient,
+            user=self.bob,
+            actor=self.admin,
+            reason="Cover",
+            expires_at=timezone.now() + datetime.timedelta(minutes=5),
+        )
+        PatientShare.objects.filter(pk=share.pk).update(
+            expires_at=timezone.now() - datetime.timedelta(minutes=1)
+        )
+        self.assertTrue(Patient.objects.reachable_by(self.bob))
+        self.assertFalse(Patient.objects.visible_to(self.bob).exists())
+        self.login(self.bob)
+        response = self.client.get(reverse("admin:clinic_patient_changelist"))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(list(response.context["cl"].result_list), [])
