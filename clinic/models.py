@@ -41,9 +41,7 @@ class Organization(models.Model):
     name = models.CharField(_("name"), max_length=200)
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    state = models.CharField(
-        _("state"), max_length=50, blank=True, validators=[validate_us_state]
-    )
+    state = models.CharField(_("state"), max_length=50, blank=True, validators=[validate_us_state])
     zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     phone = models.CharField(_("phone"), max_length=60, blank=True)
 
@@ -86,9 +84,7 @@ class Doctor(models.Model):
     phone = models.CharField(_("phone"), max_length=60, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    state = models.CharField(
-        _("state"), max_length=50, blank=True, validators=[validate_us_state]
-    )
+    state = models.CharField(_("state"), max_length=50, blank=True, validators=[validate_us_state])
     zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     active = models.BooleanField(_("active"), default=True)
     user = models.OneToOneField(
@@ -190,9 +186,7 @@ class Patient(models.Model):
     ssn = models.CharField(_("SSN"), max_length=11, blank=True, validators=[validate_ssn])
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    state = models.CharField(
-        _("state"), max_length=50, blank=True, validators=[validate_us_state]
-    )
+    state = models.CharField(_("state"), max_length=50, blank=True, validators=[validate_us_state])
     county = models.CharField(_("county"), max_length=100, blank=True)
     zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     primary_doctor = models.ForeignKey(
@@ -296,7 +290,9 @@ class Patient(models.Model):
             self.status = self.Status.DECEASED
         errors = {}
         if self.death_date and self.birth_date and self.death_date < self.birth_date:
-            errors["death_date"] = ValidationError(MSG_DEATH_BEFORE_BIRTH, code="death_before_birth")
+            errors["death_date"] = ValidationError(
+                MSG_DEATH_BEFORE_BIRTH, code="death_before_birth"
+            )
         elif self.status == self.Status.DECEASED and not self.death_date:
             errors["death_date"] = ValidationError(MSG_DECEASED_NO_DATE, code="deceased_no_date")
         if errors:

@@ -280,7 +280,8 @@ def patient_changes_since(*, patient_id: int, version: int) -> list[dict]:
         if base is not None:
             delta = row.diff_against(base, excluded_fields=_UNTRACKED_CHANGE_FIELDS)
             fields = [
-                capfirst(Patient._meta.get_field(name).verbose_name) for name in delta.changed_fields
+                capfirst(Patient._meta.get_field(name).verbose_name)
+                for name in delta.changed_fields
             ]
         changes.append(
             {
