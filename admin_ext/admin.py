@@ -41,9 +41,10 @@ from django.utils.text import get_text_list
 from import_export.admin import ExportActionMixin, ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from admin_ext.changelists import changelist_with
 from admin_ext.exports import escape_formulae
 from admin_ext.history import ReadOnlyHistoryMixin
-from admin_ext.pagination import CountingPaginator, keyset_changelist
+from admin_ext.pagination import CountingPaginator, KeysetChangeListMixin
 from admin_ext.sensitive import SensitiveFieldsMixin
 
 REASON_FIELD = "change_reason"
@@ -237,7 +238,7 @@ class ClinicModelAdmin(
     paginator = CountingPaginator
 
     def get_changelist(self, request, **kwargs):
-        return keyset_changelist(super().get_changelist(request, **kwargs))
+        return changelist_with(KeysetChangeListMixin, super().get_changelist(request, **kwargs))
 
     # -- reads ------------------------------------------------------------------
 

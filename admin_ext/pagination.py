@@ -15,7 +15,8 @@ statement as the capped count (so one query, whatever the size); for a filtered
 one, the row estimate of ``EXPLAIN`` (a second query, only above the cap). Other
 databases (SQLite) have no such statistics and count exactly.
 
-``KeysetChangeListMixin`` (mixed into a ChangeList class by ``keyset_changelist``,
+``KeysetChangeListMixin`` (mixed into a ChangeList class by
+``admin_ext.changelists.changelist_with``,
 as ``ClinicModelAdmin.get_changelist`` does) counts through it, once where Django
 counts twice, and pages a long list (more than ``count_cap`` rows) by key, the
 "seek method" (https://use-the-index-luke.com/no-offset, and the django-admin
@@ -42,7 +43,7 @@ import binascii
 import json
 
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
 from django.core.paginator import InvalidPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
@@ -143,7 +144,7 @@ class CountingPaginator(Paginator):
 class KeysetChangeListMixin:
     """A ChangeList's counts through ``count_rows`` and its long lists paged by key.
 
-    Mixed in before a ChangeList class (``keyset_changelist``); ``get_results``
+    Mixed in before a ChangeList class (``changelist_with``); ``get_results``
     replaces Django's. ``result_count_is_exact`` tells the pagination template to
     say "about".
     """
@@ -257,16 +258,6 @@ class KeysetChangeListMixin:
             return None
         plan = _cheapest(page, anchor, count, self.list_per_page)
         return encode_cursor(anchor, keyset) if plan.get("key") is not None else None
-
-
-_changelists: dict[type, type] = {}
-
-
-def keyset_changelist(base: type = ChangeList) -> type:
-    """``base`` (a ChangeList class) with ``KeysetChangeListMixin`` first."""
-    if base not in _changelists:
-        _changelists[base] = type(f"Keyset{base.__name__}", (KeysetChangeListMixin, base), {})
-    return _changelists[base]
 
 
 def _recount(paginator, count: int) -> None:

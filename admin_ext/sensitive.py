@@ -27,6 +27,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F
 from django.db.models.constants import LOOKUP_SEP
 
+from admin_ext.changelists import changelist_with
+
 #: Django's search field prefixes (``^`` startswith, ``=`` iexact, ``@`` full text).
 SEARCH_PREFIXES = "^=@"
 
@@ -132,20 +134,9 @@ class SensitiveFieldsMixin:
         return [p for p in super().get_ordering(request) or () if self.ordering_allowed(request, p)]
 
     def get_changelist(self, request, **kwargs):
-        base = super().get_changelist(request, **kwargs)
-        return _sensitive_changelist(base)
-
-
-_changelists: dict[type, type] = {}
-
-
-def _sensitive_changelist(base: type) -> type:
-    """``base`` (a ChangeList class) with ``SensitiveFieldsChangeListMixin`` first."""
-    if base not in _changelists:
-        _changelists[base] = type(
-            f"Sensitive{base.__name__}", (SensitiveFieldsChangeListMixin, base), {}
+        return changelist_with(
+            SensitiveFieldsChangeListMixin, super().get_changelist(request, **kwargs)
         )
-    return _changelists[base]
 
 
 class SensitiveFieldsChangeListMixin:
