@@ -156,7 +156,7 @@ class PatientForm(ReasonForm):
 
     - ``version`` carries the record's version as the page showed it. A save from
       a page opened before someone else's save is refused with a message naming
-      what they changed and who (``services.MSG_STALE``); the form then shows their
+      what they changed and who (``services.stale_record_error``); the form then shows their
       values in the fields this user had not touched and keeps this user's input
       in the others (a three-way merge against the version the page showed), and
       carries the current version, so a second save keeps both changes.
@@ -211,9 +211,8 @@ class PatientForm(ReasonForm):
         current = self.instance
         if not current.pk or seen is None or seen == current.version:
             return
-        changes = services.patient_changes_since(patient_id=current.pk, version=seen)
-        message = services.MSG_STALE % {"changes": services.describe_changes(changes)}
-        self.add_error(None, ValidationError(f"{message} {MSG_STALE_MERGED}", code="stale"))
+        stale = services.stale_record_error(patient_id=current.pk, version=seen)
+        self.add_error(None, ValidationError(f"{stale.message} {MSG_STALE_MERGED}", code="stale"))
         base = current.history.filter(version=seen).order_by("-history_date").first()
         data = self.data.copy()
         for name, field in self.fields.items():

@@ -61,13 +61,12 @@ class StaleRecordError(ValidationError):
     """A save from a form or file that carried an older ``version`` than the stored one.
 
     ``changes`` lists what was saved meanwhile, as :func:`patient_changes_since`
-    returns it; ``current`` is the stored patient.
+    returns it. Made by :func:`stale_record_error`.
     """
 
-    def __init__(self, message, *, changes, current):
+    def __init__(self, message, *, changes):
         super().__init__(message, code="stale")
         self.changes = changes
-        self.current = current
 
 
 class LikelyDuplicateError(ValidationError):
@@ -127,12 +126,7 @@ def _revoke_primary_doctor_grants(user, patient_ids) -> None:
     patient_ids = list(patient_ids)
     if user is None or not patient_ids:
         return
-    kept: dict[int, set[str]] = {}
-    shares = PatientShare.objects.filter(
-        live_shares_q(timezone.now()), user=user, patient_id__in=patient_ids
-    )
-    for patient_id, can_change in shares.values_list("patient_id", "can_change"):
-        kept.setdefault(patient_id, set()).update(share_perms(can_change=can_change))
+    kept = _perms_live_shares_grant(patient_ids=patient_ids, now=timezone.now(), user_id=user.pk)
     for perm in PRIMARY_DOCTOR_PERMS:
         revoked = [pk for pk in patient_ids if perm not in kept.get(pk, ())]
         if revoked:
@@ -306,6 +300,17 @@ def describe_changes(changes: list[dict]) -> str:
     return "; ".join(parts) or "a save"
 
 
+def stale_record_error(*, patient_id: int, version: int) -> StaleRecordError:
+    """The refusal of a save that carried ``version`` of a patient saved since.
+
+    Its message (:data:`MSG_STALE`) names each later save: the fields, who, when.
+    Used by ``patient_save`` and by the patient form, which checks first so the
+    message shows on the form. Returns the error; raises nothing.
+    """
+    changes = patient_changes_since(patient_id=patient_id, version=version)
+    return StaleRecordError(MSG_STALE % {"changes": describe_changes(changes)}, changes=changes)
+
+
 def _check_managed_fields(patient: Patient, stored: dict | None, actor) -> None:
     """Refuse changes to :data:`MANAGED_PATIENT_FIELDS` by an actor without model-wide change."""
     if actor is None or actor.has_perm("clinic.change_patient"):
@@ -371,12 +376,7 @@ def patient_save(
             .first()
         )
     if stored is not None and stored["version"] != patient.version:
-        changes = patient_changes_since(patient_id=patient.pk, version=patient.version)
-        raise StaleRecordError(
-            MSG_STALE % {"changes": describe_changes(changes)},
-            changes=changes,
-            current=Patient.objects.get(pk=patient.pk),
-        )
+        raise stale_record_error(patient_id=patient.pk, version=patient.version)
     _check_managed_fields(patient, stored, actor)
     if stored is None:
         if not patient.mrn:
@@ -653,6 +653,25 @@ def patient_share(
     )[0]
 
 
+def _perms_live_shares_grant(
+    *, patient_ids, now, exclude_share_id: int | None = None, **holder
+) -> dict[int, set[str]]:
+    """Per patient, the permissions the holder's live shares on it grant at ``now``.
+
+    ``holder`` is ``user_id=`` or ``group_id=``; ``exclude_share_id`` leaves one
+    share out (the one being ended). Patients without such a share are absent.
+    One query. Used wherever a grant is removed, so a grant a live share still
+    stands behind stays.
+    """
+    shares = PatientShare.objects.filter(live_shares_q(now), patient_id__in=patient_ids, **holder)
+    if exclude_share_id is not None:
+        shares = shares.exclude(pk=exclude_share_id)
+    kept: dict[int, set[str]] = {}
+    for patient_id, can_change in shares.values_list("patient_id", "can_change"):
+        kept.setdefault(patient_id, set()).update(share_perms(can_change=can_change))
+    return kept
+
+
 def _release_share_grants(share: PatientShare, *, now) -> None:
     """Remove the grants ``share`` stood for, keeping those another source stands behind.
 
@@ -660,12 +679,9 @@ def _release_share_grants(share: PatientShare, *, now) -> None:
     user, everything when they are the patient's primary doctor's login.
     """
     holder = {"user_id": share.user_id} if share.user_id else {"group_id": share.group_id}
-    others = PatientShare.objects.filter(
-        live_shares_q(now), patient_id=share.patient_id, **holder
-    ).exclude(pk=share.pk)
-    kept = set()
-    for can_change in others.values_list("can_change", flat=True).distinct():
-        kept.update(share_perms(can_change=can_change))
+    kept = _perms_live_shares_grant(
+        patient_ids=[share.patient_id], now=now, exclude_share_id=share.pk, **holder
+    ).get(share.patient_id, set())
     if (
         share.user_id
         and Patient.objects.filter(
