@@ -329,14 +329,23 @@ class ClinicModelAdmin(
             # service can check under its lock, such as a concurrent change). The
             # transaction is rolled back; render the form again with the error and
             # the user's input, as for any invalid form, instead of a 500.
-            if request.method != "POST" or hasattr(request, "_service_error"):
+            if request.method != "POST" or self.service_error(request) is not None:
                 raise
             request._service_error = error
             return super().changeform_view(request, object_id, form_url, extra_context)
 
+    @staticmethod
+    def service_error(request) -> ValidationError | None:
+        """The service's refusal that this request's form is being shown again for, if any.
+
+        Set by ``changeform_view``; a subclass may adapt the form to it (the patient
+        form offers its duplicate confirmation only after that refusal).
+        """
+        return getattr(request, "_service_error", None)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
-        error = getattr(request, "_service_error", None)
+        error = self.service_error(request)
         if error is None:
             return form_class
 

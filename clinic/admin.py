@@ -400,7 +400,7 @@ class PatientAdmin(PatientSharingMixin, ClinicModelAdmin):
         """
         ssn_input = self.may_enter_ssn(request, obj)
         refused_as_duplicate = isinstance(
-            getattr(request, "_service_error", None), services.LikelyDuplicateError
+            self.service_error(request), services.LikelyDuplicateError
         )
         adjusted = []
         # A fresh structure: the class attribute is shared by every request.
