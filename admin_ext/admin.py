@@ -136,7 +136,7 @@ class ClinicModelAdmin(
     def has_delete_permission(self, request, obj=None):
         return False
 
-    # -- import and export (resources: admin_ext.imports, clinic.resources) -------
+    # -- import and export (resources: admin_ext.imports.resources, clinic.resources) -------
 
     def has_import_permission(self, request):
         # import_<model> alone is not enough: import matches rows model-wide

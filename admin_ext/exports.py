@@ -15,7 +15,7 @@ Only text cells are touched: empty cells and any value a widget writes natively
 (4.4.3) is not used: it only drops a leading ``=``, leaves ``+``, ``-`` and
 ``@`` alone, and turns every XLSX cell into text (an empty cell becomes "None").
 
-Import undoes it (:func:`restore_formula`, used by ``admin_ext.imports.TextWidget``),
+Import undoes it (:func:`restore_formula`, used by ``admin_ext.imports.resources.TextWidget``),
 so an exported file reads back unchanged: ``'+1 617 555 0100`` is imported as
 ``+1 617 555 0100``. What was imported is escaped again on the next export.
 """

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "jazzmin",
     # Ours first, so templates/admin overrides and app templates win.
     "admin_ext",
+    "admin_ext.imports",
     "people",
     "clinic",
     "django.contrib.admin",

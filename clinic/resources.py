@@ -20,7 +20,7 @@ import-only.
 
 Shared behaviour (service writes, validation, row/column/value errors, row
 numbering: spreadsheet rows with the header as row 1) lives in
-``admin_ext.imports.ServiceModelResource``.
+``admin_ext.imports.resources.ServiceModelResource``.
 """
 
 import re
@@ -28,7 +28,7 @@ import re
 from import_export.fields import Field
 from import_export.widgets import IntegerWidget
 
-from admin_ext.imports import (
+from admin_ext.imports.resources import (
     ExternalIdWidget,
     ReadonlyField,
     ServiceModelResource,

@@ -12,7 +12,7 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from admin_ext.imports import ImportProblem
+from admin_ext.imports.resources import ImportProblem
 
 #: The encounters file ``import_synthea`` reads primary doctors from.
 ENCOUNTERS_FILE = "encounters.csv"

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from import_export.formats.base_formats import CSV
 
-from admin_ext.imports import ImportProblem, rows_by_key
+from admin_ext.imports.resources import ImportProblem, rows_by_key
 from clinic import services
 from clinic.models import Doctor, Patient
 from clinic.resources import (

@@ -1,0 +1,101 @@
+"""Writes to import job records: one function per operation (DESIGN.md, "Writes: one path each").
+
+An import calls :func:`job_start` before it writes anything (outside the import's
+transaction, so the record survives a rollback), writes with ``job.reason`` as the
+history reason of every row, and ends with :func:`job_finish`, whatever happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.utils import timezone
+
+from admin_ext.imports.models import ImportJob
+
+
+def file_entry(
+    *,
+    name: str,
+    data: bytes | None = None,
+    sha256: str = "",
+    fmt: str = "",
+    rows: int = 0,
+    size: int | None = None,
+) -> dict:
+    """One item of ``ImportJob.files``: ``{"name", "sha256", "format", "bytes", "rows"}``.
+
+    Args: ``name`` as uploaded; ``data`` the file's bytes (hashed here), or
+    ``sha256`` and ``size`` when the caller hashed a stream itself; ``fmt`` the
+    format name (``"CSV"``, ``"XLSX"``); ``rows`` the data rows read.
+    """
+    if data is not None:
+        sha256 = hashlib.sha256(data).hexdigest()
+        size = len(data)
+    return {"name": name, "sha256": sha256, "format": fmt, "bytes": size or 0, "rows": rows}
+
+
+def job_start(
+    *, actor, source: str, kind: str, files: list[dict], valid_rows_only: bool = False
+) -> ImportJob:
+    """Record that an import starts; returns the saved :class:`ImportJob` (status running).
+
+    Args: ``actor`` (a User, or None for the system); ``source`` an
+    ``ImportJob.Source`` value; ``kind`` what is imported; ``files`` from
+    :func:`file_entry`; ``valid_rows_only`` the user's explicit choice to skip
+    invalid rows.
+    """
+    return ImportJob.objects.create(
+        actor=actor,
+        actor_label=getattr(actor, "email", "") or "",
+        source=source,
+        kind=kind,
+        files=files,
+        valid_rows_only=valid_rows_only,
+        started_at=timezone.now(),
+    )
+
+
+def job_finish(
+    *,
+    job: ImportJob,
+    status: str,
+    counts: dict | None = None,
+    problems: list | None = None,
+    failed_rows: list | None = None,
+    message: str = "",
+    files: list[dict] | None = None,
+) -> ImportJob:
+    """Record how ``job`` ended (``status`` an ``ImportJob.Status`` value) and when.
+
+    ``problems`` are ``ImportProblem``-like objects (``file``, ``row``, ``column``,
+    ``value``, ``message`` attributes) or dicts; at most
+    ``ImportJob.MAX_STORED_PROBLEMS`` are kept, ``problem_count`` is exact.
+    ``failed_rows`` dicts likewise. ``files``, when given, replaces the list (row
+    counts known only at the end). Returns the saved job.
+    """
+    problems = list(problems or [])
+    cap = ImportJob.MAX_STORED_PROBLEMS
+    job.status = status
+    job.counts = dict(counts or {})
+    job.problem_count = len(problems)
+    job.problems = [_problem_dict(p) for p in problems[:cap]]
+    job.failed_rows = list(failed_rows or [])[:cap]
+    job.message = message
+    if files is not None:
+        job.files = files
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def _problem_dict(problem) -> dict:
+    if isinstance(problem, dict):
+        return problem
+    return {
+        "file": problem.file,
+        "row": problem.row,
+        "column": problem.column,
+        "value": problem.value,
+        "message": problem.message,
+    }
