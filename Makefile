@@ -4,7 +4,8 @@
 #   make test   the whole test suite (pytest, SQLite unless DATABASE_URL says otherwise)
 #   make serve  production mode: DEBUG=False, collectstatic, gunicorn (needs SECRET_KEY)
 #   make lint   ruff
-#   make bench  the patient changelist at 1,000 and 1,000,000 patients (JSON lines)
+#   make bench  the patient changelist at 1,000 and 1,000,000 patients, then the Synthea
+#               import at 10,000 and 100,000 (JSON lines; docs/operations.md)
 
 # Python 3.11 where there is one (pyproject.toml pins it), else the machine's python3.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -51,8 +52,13 @@ serve: $(VENV)/.installed
 lint: venv
 	$(VENV)/bin/ruff check .
 
-# Its own databases, never db.sqlite3: var/bench/*.sqlite3, or <name>_bench_<size> on
-# the PostgreSQL server DATABASE_URL names. Seeded once, then reused (--reseed).
-# BENCH_ARGS passes options, e.g. BENCH_ARGS="--sizes 1000,100000 --repeat 5".
+# Its own databases, never db.sqlite3: var/bench/*.sqlite3, or <name>_bench_<size> and
+# <name>_bench_import_<size> on the PostgreSQL server DATABASE_URL names. The changelist
+# databases are seeded once, then reused (--reseed); the import ones are new every run,
+# from generated Synthea folders in var/bench/synthea/<size>/ (made once, then reused).
+# BENCH_ARGS passes options to the changelist bench, e.g. BENCH_ARGS="--sizes 1000,100000
+# --repeat 5"; IMPORT_BENCH_ARGS to the import bench, e.g. IMPORT_BENCH_ARGS="--sizes
+# 1000000 --cases import_new,reimport_unchanged".
 bench: venv
 	$(PY) -m bench.changelist $(BENCH_ARGS)
+	$(PY) -m bench.imports $(IMPORT_BENCH_ARGS)

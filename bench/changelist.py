@@ -41,17 +41,22 @@ import argparse
 import html
 import json
 import math
-import os
 import re
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 from time import perf_counter
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-SQLITE_DIR = BASE_DIR / "var" / "bench"
+from bench.common import (
+    BASE_DIR,
+    base_database_url,
+    bench_database,
+    child_environment,
+    emit,
+    progress,
+    setup_django,
+)
 
 ORGANIZATIONS = 20
 DOCTORS = 1_000
@@ -81,27 +86,15 @@ def main(argv=None) -> int:
     if args.child:
         return child(args.child, args.repeat)
 
-    import environ
-
-    env = environ.Env()
-    if (BASE_DIR / ".env").is_file():
-        env.read_env(BASE_DIR / ".env")
-    base_url = env.str("DATABASE_URL", default="")
+    base_url = base_database_url()
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip())
     results: dict[int, dict[str, dict]] = {}
     db = None
     for size in sizes:
-        url = bench_database(base_url, size, reseed=args.reseed)
-        child_env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            # Production-like rendering (no template debug), without a deploy.
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40,
-            "ALLOWED_HOSTS": "testserver",
-            "SECURE_SSL_REDIRECT": "false",
-            "PYTHONWARNINGS": "ignore",
-        }
+        url = bench_database(
+            base_url, str(size), sqlite_stem=f"patients-{size}", reseed=args.reseed
+        )
+        child_env = child_environment(url)
         command = [sys.executable, "-m", "bench.changelist", "--child", str(size)]
         command += ["--repeat", str(args.repeat)]
         with subprocess.Popen(
@@ -141,63 +134,14 @@ def comparison(db, sizes, results) -> dict:
     }
 
 
-def bench_database(base_url: str, size: int, *, reseed: bool) -> str:
-    """The DATABASE_URL of the bench database for ``size``, created when missing."""
-    if not base_url or base_url.startswith("sqlite"):
-        SQLITE_DIR.mkdir(parents=True, exist_ok=True)
-        path = SQLITE_DIR / f"patients-{size}.sqlite3"
-        if reseed:
-            path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    parts = urlsplit(base_url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit(f"bench: SQLite or PostgreSQL only, not {parts.scheme}")
-    name = parts.path.lstrip("/") or "postgres"
-    name = f"{name}_{size}" if "bench" in name else f"{name}_bench_{size}"
-
-    import environ
-    import psycopg2
-
-    config = environ.Env.db_url_config(base_url)
-    server = psycopg2.connect(
-        dbname="postgres",
-        user=config.get("USER") or None,
-        password=config.get("PASSWORD") or None,
-        host=config.get("HOST") or None,
-        port=config.get("PORT") or None,
-    )
-    server.autocommit = True
-    with server.cursor() as cursor:
-        if reseed:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    server.close()
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 # -- the child: seed (when needed) and measure one size --------------------------
 
 
 def child(size: int, repeat: int) -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
+    setup_django()
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import override_settings
 
-    # DEBUG off selects the manifest static storage, which needs collectstatic;
-    # the plain storage renders the same pages.
-    override_settings(
-        STORAGES={
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-    ).enable()
     call_command("migrate", interactive=False, verbosity=0)
     db = connection.vendor
     if not is_seeded(size):
@@ -207,14 +151,6 @@ def child(size: int, repeat: int) -> int:
     for record in measure(size, repeat):
         emit(db=db, rows=size, **record)
     return 0
-
-
-def emit(**record):
-    print(json.dumps(record), flush=True)
-
-
-def progress(message: str):
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def is_seeded(size: int) -> bool:
