@@ -44,6 +44,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from admin_ext.changelists import changelist_with
 from admin_ext.exports import escape_formulae
 from admin_ext.history import ReadOnlyHistoryMixin
+from admin_ext.imports.mixins import ImportJobAdminMixin
+from admin_ext.imports.storage import DatabaseUploadAdminMixin
 from admin_ext.pagination import CountingPaginator, KeysetChangeListMixin
 from admin_ext.sensitive import SensitiveFieldsMixin
 
@@ -87,6 +89,10 @@ class ReasonForm(forms.ModelForm):
 
 class ClinicModelAdmin(
     SensitiveFieldsMixin,
+    # Uploads wait in the database, owned and expiring (admin_ext.imports.storage).
+    DatabaseUploadAdminMixin,
+    # Import jobs, formats read from the content, "valid rows only" (admin_ext.imports.mixins).
+    ImportJobAdminMixin,
     ImportExportMixin,
     ExportActionMixin,
     ReadOnlyHistoryMixin,
@@ -222,14 +228,6 @@ class ClinicModelAdmin(
                 reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
             )
         return super().process_result(result, request)
-
-    def add_success_message(self, result, request):
-        counts = result.counts
-        messages.success(
-            request,
-            f"Import finished: {counts['new']} new, {counts['changed']} changed and "
-            f"{counts['unchanged']} unchanged {self.opts.verbose_name_plural}.",
-        )
 
     # -- pagination (admin_ext.pagination) ---------------------------------------
     # A million patients: the counts stop at CountingPaginator.count_cap rows

@@ -198,6 +198,12 @@ LOGGING = {
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+# An upload waiting between preview and confirm holds PHI: it is kept in the
+# database, owned by the uploader, never in a temporary folder (the library's default
+# storage is "for development only"), and deleted when the import ends or, at the
+# latest, IMPORT_UPLOAD_EXPIRY (a timedelta or seconds) after upload: purge_imports.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "admin_ext.imports.storage.DatabaseStorage"
+IMPORT_UPLOAD_EXPIRY = 60 * 60
 # simple-history is the audit trail; one admin LogEntry per imported row would
 # double the writes and say less.
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
@@ -212,6 +218,15 @@ IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
 from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
 
 IMPORT_EXPORT_FORMATS = [CSV, XLSX]
+# Limits of one admin upload (admin_ext.imports.reading); bigger Synthea files go
+# through `python manage.py import_synthea`, which streams them from disk.
+# IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES bounds what an XLSX (a ZIP) may unpack to: a
+# 310 KB workbook can expand to 300 MB.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES = env.int(
+    "IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024
+)
 
 # django-simple-history: reverting from history would write without a service
 # (no reason, no permission update), so it is off.

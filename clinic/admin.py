@@ -6,13 +6,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
-from import_export.forms import ConfirmImportForm, ImportForm
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from admin_ext.admin import REASON_FIELD, ClinicModelAdmin, ReasonForm
+from admin_ext.imports.mixins import JobConfirmImportForm, JobImportForm
 from clinic import resources, services
 from clinic.admin_sharing import PatientSharingMixin
+from clinic.admin_synthea import SyntheaFolderImportMixin
 from clinic.models import (
     ArchivedPatient,
     Doctor,
@@ -282,7 +283,7 @@ class StatusFilter(admin.SimpleListFilter):
             }
 
 
-class PatientImportForm(ImportForm):
+class PatientImportForm(JobImportForm):
     """import-export's upload form plus the explicit duplicate confirmation."""
 
     confirm_not_duplicate = forms.BooleanField(
@@ -292,7 +293,7 @@ class PatientImportForm(ImportForm):
     )
 
 
-class PatientConfirmImportForm(ConfirmImportForm):
+class PatientConfirmImportForm(JobConfirmImportForm):
     """import-export's confirm form, carrying the confirmation from the preview."""
 
     confirm_not_duplicate = forms.BooleanField(required=False, widget=forms.HiddenInput)
@@ -313,7 +314,7 @@ class AssignDoctorForm(forms.Form):
 
 
 @admin.register(Patient)
-class PatientAdmin(PatientSharingMixin, ClinicModelAdmin):
+class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdmin):
     form = PatientForm
     resource_classes = [resources.PatientResource, resources.SyntheaPatientResource]
     list_display = [

@@ -5,6 +5,8 @@ Field meanings follow Synthea's CSV columns (https://github.com/synthetichealth/
 Writes go through ``clinic/services.py``; do not call ``save()`` from views.
 """
 
+import unicodedata
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -122,7 +124,30 @@ MSG_DEAD_ACTIVE = "A patient with a death date cannot be active."
 MSG_DECEASED_NO_DATE = "A deceased patient needs a death date."
 
 # Kept by name so the work-queue proxies below can share its post_save receiver.
-_patient_history = HistoricalRecords(excluded_fields=["updated_at"])
+# match_key is derived from the name and birth date (no information of its own).
+_patient_history = HistoricalRecords(excluded_fields=["updated_at", "match_key"])
+
+
+def normalized_name(text: str) -> str:
+    """A name reduced for duplicate matching: accents, case, spaces and punctuation dropped.
+
+    ``"José-Luis O'Keefe"`` and ``"jose luis okeefe"`` compare equal; digits stay, so
+    Synthea's numeric suffixes (``Guy979``) keep generated people apart.
+    """
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed.casefold() if ch.isalnum())
+
+
+def patient_match_key(first_name: str, last_name: str, birth_date) -> str:
+    """The duplicate-matching key of a patient: ``"1980-05-17|ann|patel"``.
+
+    Birth date (ISO 8601) and :func:`normalized_name` of the first and last names;
+    '' without a birth date. Stored in ``Patient.match_key`` (indexed), so checking
+    a whole import file for likely duplicates is one ``IN`` lookup per chunk of keys.
+    """
+    if not birth_date:
+        return ""
+    return f"{birth_date.isoformat()}|{normalized_name(first_name)}|{normalized_name(last_name)}"
 
 
 class Patient(models.Model):
@@ -203,6 +228,14 @@ class Patient(models.Model):
     version = models.PositiveIntegerField(
         _("version"), default=1, editable=False, help_text=_("Number of saves, for concurrency.")
     )
+    match_key = models.CharField(
+        _("duplicate-matching key"),
+        max_length=255,
+        default="",
+        editable=False,
+        db_index=True,
+        help_text=_("Birth date and normalized names (patient_match_key); set on every save."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     created_by = models.ForeignKey(
@@ -279,6 +312,7 @@ class Patient(models.Model):
 
         - an empty external ID is stored as NULL, so any number of walk-ins fit
           the unique index;
+        - ``match_key`` is derived from the names and birth date;
         - recording a death date on an active patient makes them deceased (the
           status is derived, as Django's docs derive ``pub_date`` in ``clean``);
         - raises ``ValidationError`` keyed on ``death_date`` when the death date is
@@ -286,6 +320,7 @@ class Patient(models.Model):
         """
         if self.external_id == "":
             self.external_id = None
+        self.match_key = patient_match_key(self.first_name, self.last_name, self.birth_date)
         if self.death_date and self.status == self.Status.ACTIVE:
             self.status = self.Status.DECEASED
         errors = {}

@@ -34,9 +34,10 @@ from admin_ext.imports.resources import (
     ServiceModelResource,
     StrictDateWidget,
     TextWidget,
+    changed_fields,
 )
 from clinic import services
-from clinic.models import Doctor, Organization, Patient, mask_ssn
+from clinic.models import Doctor, Organization, Patient, mask_ssn, patient_match_key
 
 _MASKED_SSN = re.compile(r"^\*{3}-\*{2}-(\d{4}|\*{4})$")
 
@@ -107,13 +108,20 @@ class SSNField(Field):
 
     ``reveal`` is set per resource instance from the user's ``clinic.view_ssn``.
     On import a masked value (``***-**-6789``) leaves the stored SSN as it is, so
-    a masked export read back changes nothing.
+    a masked export read back changes nothing; and a user without ``view_ssn``
+    never changes an existing patient's SSN (their file's SSN counts for new
+    patients only), so the preview cannot serve as an SSN oracle.
     """
 
     reveal = False
 
     def save(self, instance, row, is_m2m=False, **kwargs):
         if _MASKED_SSN.match(str(self.clean(row, **kwargs) or "")):
+            return
+        if instance.pk and not self.reveal:
+            # A user who may not read SSNs does not change a stored one: otherwise a
+            # preview's "changed" or "unchanged" would tell them whether the SSN they
+            # typed is the patient's (issue 6). New patients take the file's SSN.
             return
         super().save(instance, row, is_m2m, **kwargs)
 
@@ -189,8 +197,10 @@ class OrganizationResource(ServiceModelResource):
         fields = ["external_id", "name", "address", "city", "state", "zip", "phone"]
         export_order = fields
 
-    def write(self, instance, *, actor, reason):
-        return services.organization_save(organization=instance, actor=actor, reason=reason)
+    def write_batch(self, created, updated, *, actor, reason):
+        services.records_bulk_save(
+            model=Organization, created=created, updated=updated, actor=actor, reason=reason
+        )
 
 
 class DoctorResource(ServiceModelResource):
@@ -202,7 +212,9 @@ class DoctorResource(ServiceModelResource):
     required_columns = ("external_id", "first_name", "last_name")
 
     organization = Field(
-        attribute="organization", column_name="organization", widget=ExternalIdWidget(Organization)
+        attribute="organization",
+        column_name="organization",
+        widget=ExternalIdWidget(Organization, source_file="the organizations file"),
     )
 
     class Meta(ServiceModelResource.Meta):
@@ -225,8 +237,10 @@ class DoctorResource(ServiceModelResource):
         ]
         export_order = fields
 
-    def write(self, instance, *, actor, reason):
-        return services.doctor_save(doctor=instance, actor=actor, reason=reason)
+    def write_batch(self, created, updated, *, actor, reason):
+        services.records_bulk_save(
+            model=Doctor, created=created, updated=updated, actor=actor, reason=reason
+        )
 
 
 class PatientResource(_SSNMixin, ServiceModelResource):
@@ -245,7 +259,9 @@ class PatientResource(_SSNMixin, ServiceModelResource):
     mrn = ReadonlyField(attribute="mrn", column_name="mrn", widget=TextWidget())
     ssn = SSNField(attribute="ssn", column_name="ssn", widget=TextWidget())
     primary_doctor = Field(
-        attribute="primary_doctor", column_name="primary_doctor", widget=ExternalIdWidget(Doctor)
+        attribute="primary_doctor",
+        column_name="primary_doctor",
+        widget=ExternalIdWidget(Doctor, source_file="the doctors file"),
     )
     version = VersionField(attribute="version", column_name="version", widget=IntegerWidget())
 
@@ -283,14 +299,63 @@ class PatientResource(_SSNMixin, ServiceModelResource):
         """import-export's ``import_data``; ``confirmed_not_duplicate`` lets likely
         duplicates in (each such row's history reason records the confirmation)."""
         self.confirmed_not_duplicate = confirmed_not_duplicate
+        self._dataset = dataset
+        self._duplicates = None
         return super().import_data(dataset, *args, **kwargs)
 
-    def write(self, instance, *, actor, reason):
-        return services.patient_save(
+    def check_instance(self, instance, stored):
+        """``clinic.services.patient_check`` for one row, against a duplicate index
+        loaded once for every new row of the file (one query per 500 rows)."""
+        if self._duplicates is None:
+            self._duplicates = self._load_duplicates()
+        instance._import_row = self._line(self._rows_done + 1)
+        suffix = services.patient_check(
             patient=instance,
+            stored=stored,
+            actor=self._actor,
+            duplicates=self._duplicates,
+            confirmed_not_duplicate=self.confirmed_not_duplicate,
+        )
+        if suffix:
+            instance._change_reason = self.reason(self._file_name) + suffix
+        if stored is None:
+            self._duplicates.add(instance)
+
+    def _load_duplicates(self) -> services.DuplicateIndex:
+        """A :class:`~clinic.services.DuplicateIndex` holding the registered patients
+        who share a match key with any row of the file that is not a stored patient."""
+        index = services.DuplicateIndex()
+        dataset, fields = self._dataset, self.fields
+        headers = dataset.headers or []
+        columns = [fields[n].column_name for n in ("first_name", "last_name", "birth_date")]
+        if not all(c in headers for c in columns):
+            return index
+        known = getattr(self._instance_loader, "instances", {})
+        id_column = fields["external_id"].column_name
+        id_index = headers.index(id_column) if id_column in headers else None
+        first, last, born = (headers.index(c) for c in columns)
+        dates = StrictDateWidget()
+        keys = []
+        for cells in dataset:
+            if id_index is not None and TextWidget().clean(cells[id_index]) in known:
+                continue
+            try:
+                birth_date = dates.clean(cells[born])
+            except ValueError:
+                continue
+            keys.append(
+                patient_match_key(str(cells[first] or ""), str(cells[last] or ""), birth_date)
+            )
+        index.load(keys)
+        return index
+
+    def write_batch(self, created, updated, *, actor, reason):
+        services.patients_bulk_save(
+            created=created,
+            updated=updated,
             actor=actor,
             reason=reason,
-            confirmed_not_duplicate=getattr(self, "confirmed_not_duplicate", False),
+            fields=changed_fields(updated),
         )
 
 
@@ -330,7 +395,9 @@ class SyntheaProviderResource(DoctorResource):
 
     external_id = _text("external_id", "Id")
     organization = Field(
-        attribute="organization", column_name="ORGANIZATION", widget=ExternalIdWidget(Organization)
+        attribute="organization",
+        column_name="ORGANIZATION",
+        widget=ExternalIdWidget(Organization, source_file="organizations.csv"),
     )
     name = ProviderNameField(attribute="first_name", column_name="NAME", widget=TextWidget())
     gender = _text("gender", "GENDER")
@@ -385,6 +452,23 @@ class SyntheaPatientResource(PatientResource):
     state = _text("state", "STATE")
     county = _text("county", "COUNTY")
     zip = Field(attribute="zip", column_name="ZIP", widget=ZipWidget())
+
+    #: Set by ``clinic.synthea.import_folder`` when the folder has ``encounters.csv``:
+    #: each patient's primary provider (patient Id to provider Id) and the doctors by
+    #: Id, so a new patient is created with their primary doctor (one history row)
+    #: instead of being created and then assigned (two).
+    primary_provider_of: dict[str, str] | None = None
+    doctors: dict[str, Doctor] | None = None
+    #: How many rows got a primary doctor from ``primary_provider_of`` (new or changed).
+    doctors_assigned = 0
+
+    def import_instance(self, instance, row, **kwargs):
+        super().import_instance(instance, row, **kwargs)
+        if self.primary_provider_of is not None:
+            doctor = self.doctors.get(self.primary_provider_of.get(instance.external_id))
+            if doctor is not None and doctor.pk != instance.primary_doctor_id:
+                instance.primary_doctor = doctor
+                self.doctors_assigned += 1
 
     class Meta(PatientResource.Meta):
         name = "Synthea patients.csv"

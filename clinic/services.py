@@ -12,15 +12,13 @@ door a change comes through. Each function:
   attributed to ``actor``.
 """
 
-import unicodedata
-
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst, get_text_list
 from guardian.shortcuts import assign_perm, remove_perm
-from simple_history.utils import bulk_create_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from clinic.models import (
     Doctor,
@@ -30,6 +28,7 @@ from clinic.models import (
     PatientShare,
     PatientUserObjectPermission,
     Sequence,
+    patient_match_key,
 )
 from clinic.querysets import lapsed_shares_q, live_shares_q
 
@@ -41,6 +40,10 @@ MSG_NOT_ARCHIVED = "This patient is not archived."
 MSG_INACTIVE_DOCTOR = "Dr. %(name)s is inactive and cannot take patients."
 MSG_STALE = (
     "This patient was changed after you opened or exported it: %(changes)s. Nothing was saved."
+)
+MSG_STALE_IMPORT = (
+    "%(patients)s changed after the import read them (someone saved them meanwhile). "
+    "Nothing was imported; preview the file again."
 )
 MSG_NOT_PERMITTED_FIELD = (
     "Only staff who manage all patients may change the %(field)s; ask the front desk."
@@ -87,16 +90,32 @@ def _attribute(obj, *, actor, reason: str) -> None:
     obj._change_reason = reason
 
 
+#: The PostgreSQL sequence MRNs come from (clinic migration 0004).
+MRN_SEQUENCE = "clinic_patient_mrn_seq"
+
+
 def mrn_allocate(count: int = 1) -> list[str]:
     """Reserve ``count`` new medical record numbers and return them (8 digits, zero-padded).
 
-    The counter row is bumped with one ``UPDATE ... SET value = value + count``,
-    which takes the row lock (PostgreSQL) or the database write lock (SQLite)
-    first, so two concurrent callers never get the same numbers. Call it inside
-    the transaction that saves the patients, so a rollback returns nothing used.
+    Numbers are never handed out twice; gaps are allowed (DESIGN.md, "Concurrency").
+
+    - PostgreSQL: one ``SELECT nextval(...) FROM generate_series(1, count)`` on the
+      MRN sequence. ``nextval`` is outside transactions: it never waits for another
+      transaction and is not rolled back, so a long import does not hold up the
+      front desk's "Add patient" (issue 6), and a rolled-back import leaves a gap.
+    - SQLite: one ``UPDATE ... SET value = value + count`` on the counter row. SQLite
+      has one writer at a time, so the import's own transaction already excludes
+      other writers; the block keeps it to one statement per batch.
+
+    Returns ``[]`` for ``count < 1``.
     """
     if count < 1:
         return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT nextval('{MRN_SEQUENCE}') FROM generate_series(1, %s)", [count])
+            numbers = sorted(row[0] for row in cursor.fetchall())
+        return [f"{n:08d}" for n in numbers]
     Sequence.objects.get_or_create(name="mrn")
     Sequence.objects.filter(name="mrn").update(value=F("value") + count)
     last = Sequence.objects.get(name="mrn").value
@@ -202,45 +221,89 @@ def primary_doctor_check(*, doctor: Doctor | None, previous_doctor_id: int | Non
         )
 
 
-def normalized_name(text: str) -> str:
-    """A name reduced for duplicate matching: accents, case, spaces and punctuation dropped.
+class DuplicateIndex:
+    """Registered patients by duplicate-matching key, for checking many patients at once.
 
-    ``"José-Luis O'Keefe"`` and ``"jose luis okeefe"`` compare equal; digits stay, so
-    Synthea's numeric suffixes (``Guy979``) keep generated people apart.
+    ``load(keys)`` fetches the patients whose ``match_key`` is among ``keys`` (one
+    indexed ``IN`` query per :data:`_MATCH_CHUNK` keys, only the keys not loaded
+    before); ``add(patient)`` records a patient accepted earlier in the same import,
+    so a file that lists one person twice is caught before anything is written;
+    ``matches(patient, compare_ssn=...)`` answers from memory.
+
+    A match has the same birth date and the same normalized first and last name
+    (``clinic.models.patient_match_key``), and, when ``compare_ssn`` and both have
+    an SSN, the same SSN. Archived and deceased patients count too. ``compare_ssn``
+    must be False for an actor who may not read SSNs: otherwise whether a warning
+    appears would reveal whether a typed SSN is the stored one.
     """
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(ch for ch in decomposed.casefold() if ch.isalnum())
+
+    _FIELDS = ("id", "mrn", "first_name", "last_name", "birth_date", "ssn", "status", "match_key")
+
+    def __init__(self):
+        self._by_key: dict[str, list[Patient]] = {}
+        self._loaded: set[str] = set()
+
+    def load(self, keys) -> None:
+        """Fetch the registered patients with any of ``keys`` (match keys; '' ignored)."""
+        keys = sorted({k for k in keys if k} - self._loaded)
+        for start in range(0, len(keys), _MATCH_CHUNK):
+            chunk = keys[start : start + _MATCH_CHUNK]
+            for other in Patient.objects.filter(match_key__in=chunk).only(*self._FIELDS):
+                self._by_key.setdefault(other.match_key, []).append(other)
+        self._loaded.update(keys)
+
+    def add(self, patient: Patient) -> None:
+        """Count ``patient`` (saved or about to be) as registered from now on."""
+        if patient.match_key:
+            self._by_key.setdefault(patient.match_key, []).append(patient)
+
+    def matches(self, patient: Patient, *, compare_ssn: bool) -> list[Patient]:
+        """The registered patients ``patient`` probably duplicates, ordered by MRN.
+
+        Loads ``patient.match_key`` first if it was not loaded. ``patient`` itself
+        (same pk, or the same object) never matches.
+        """
+        key = patient.match_key
+        if not key:
+            return []
+        self.load([key])
+        found = [
+            other
+            for other in self._by_key.get(key, ())
+            if other is not patient
+            and not (patient.pk and other.pk == patient.pk)
+            and not (compare_ssn and patient.ssn and other.ssn and patient.ssn != other.ssn)
+        ]
+        return sorted(found, key=lambda p: p.mrn or "")
+
+
+#: Match keys per ``IN (...)`` lookup (SQLite's limit on query parameters).
+_MATCH_CHUNK = 500
 
 
 def patient_likely_duplicates(*, patient: Patient, compare_ssn: bool) -> list[Patient]:
     """Registered patients who are probably the same person as ``patient``.
 
-    A match has the same birth date and the same normalized first and last name
-    (:func:`normalized_name`), and, when ``compare_ssn`` and both have an SSN, the
-    same SSN. Archived and deceased patients count too. ``compare_ssn`` must be
-    False for an actor who may not read SSNs: otherwise whether a warning appears
-    would reveal whether a typed SSN is the stored one.
-    Returns the matches ordered by MRN (one indexed query on ``birth_date``).
+    The rule is :class:`DuplicateIndex`'s (same birth date and normalized names;
+    SSN compared only when ``compare_ssn``). One indexed query on ``match_key``.
+    Returns the matches ordered by MRN.
     """
-    if not patient.birth_date:
-        return []
-    key = (normalized_name(patient.first_name), normalized_name(patient.last_name))
-    candidates = Patient.objects.filter(birth_date=patient.birth_date).order_by("mrn")
-    if patient.pk:
-        candidates = candidates.exclude(pk=patient.pk)
-    return [
-        other
-        for other in candidates
-        if (normalized_name(other.first_name), normalized_name(other.last_name)) == key
-        and not (compare_ssn and patient.ssn and other.ssn and patient.ssn != other.ssn)
-    ]
+    patient.match_key = patient_match_key(patient.first_name, patient.last_name, patient.birth_date)
+    return DuplicateIndex().matches(patient, compare_ssn=compare_ssn)
+
+
+def _patient_label(patient) -> str:
+    """``"MRN 00000012"``, or ``"row 7 of this file"`` for a patient an import has not saved yet."""
+    if patient.mrn:
+        return f"MRN {patient.mrn}"
+    return f"row {getattr(patient, '_import_row', '?')} of this file"
 
 
 def describe_patients(patients) -> str:
     """``"MRN 00000012 (Ann Patel, born 1980-05-17, active)"``, joined with "and"."""
     return get_text_list(
         [
-            f"MRN {p.mrn} ({p.first_name} {p.last_name}, born {p.birth_date:%Y-%m-%d}, "
+            f"{_patient_label(p)} ({p.first_name} {p.last_name}, born {p.birth_date:%Y-%m-%d}, "
             f"{p.get_status_display().lower()})"
             for p in patients
         ],
@@ -341,31 +404,75 @@ _STORED_FIELDS = (
 _IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "ssn")
 
 
+def patient_check(
+    *,
+    patient: Patient,
+    stored: dict | None,
+    actor,
+    duplicates: DuplicateIndex | None = None,
+    confirmed_not_duplicate: bool = False,
+) -> str:
+    """The rules a patient save must pass beyond ``full_clean()``; shared by
+    :func:`patient_save` and the import, which checks row by row.
+
+    Args: ``patient`` after ``full_clean()`` (which sets ``match_key``); ``stored``
+    the stored values (a dict with at least ``primary_doctor_id``, ``status``,
+    ``external_id``, ``first_name``, ``last_name``, ``birth_date`` and ``ssn``;
+    None for a new patient); ``actor``; ``duplicates`` a :class:`DuplicateIndex`
+    (an import passes one loaded for the whole file; None: a fresh one).
+
+    - A row carrying another ``version`` than ``stored`` (a file exported before a
+      later save) is refused with :class:`StaleRecordError`, naming the saves since.
+    - A newly chosen primary doctor must be active (code ``inactive_doctor``).
+    - A new patient, or a change of name, birth date or SSN, that matches a
+      registered patient is refused unless ``confirmed_not_duplicate``
+      (:class:`LikelyDuplicateError`). SSNs take part only when ``actor`` may read them.
+
+    Returns what to add to the history reason ('' or `` (confirmed not a duplicate
+    of MRN …)``). Raises ``ValidationError`` as above.
+    """
+    if stored is not None and stored.get("version", patient.version) != patient.version:
+        raise stale_record_error(patient_id=patient.pk, version=patient.version)
+    old_doctor_id = stored["primary_doctor_id"] if stored else None
+    if patient.primary_doctor_id != old_doctor_id:
+        primary_doctor_check(doctor=patient.primary_doctor, previous_doctor_id=old_doctor_id)
+    if stored is not None and all(getattr(patient, f) == stored[f] for f in _IDENTITY_FIELDS):
+        return ""
+    compare_ssn = actor is None or actor.has_perm("clinic.view_ssn")
+    index = duplicates if duplicates is not None else DuplicateIndex()
+    matches = index.matches(patient, compare_ssn=compare_ssn)
+    if matches and not confirmed_not_duplicate:
+        raise LikelyDuplicateError(
+            MSG_LIKELY_DUPLICATE, matches=matches, params={"matches": describe_patients(matches)}
+        )
+    if matches:
+        return f" (confirmed not a duplicate of {described_mrns(matches)})"
+    return ""
+
+
 @transaction.atomic
 def patient_save(
     *, patient: Patient, actor, reason: str, confirmed_not_duplicate: bool = False
 ) -> Patient:
-    """Create or update a patient: the one write path for forms, actions, imports and commands.
+    """Create or update a patient: the one write path for forms, actions and single rows.
 
     - A new patient gets the next MRN; ``created_by``/``updated_by`` are stamped
       with ``actor``.
     - Optimistic concurrency: ``patient.version`` must equal the stored version
-      (the form carries the version it showed; actions and imports the one they
-      loaded). The stored row is locked (``SELECT ... FOR UPDATE``) while it is
-      compared and saved, and the version goes up by one.
+      (the form carries the version it showed; actions the one they loaded). The
+      stored row is locked (``SELECT ... FOR UPDATE``) while it is compared and
+      saved, and the version goes up by one.
     - An actor without the model-wide ``clinic.change_patient`` (a doctor, a
-      covering colleague) may not change :data:`MANAGED_PATIENT_FIELDS`.
-    - A new patient, or a change of name, birth date or SSN, that matches a
-      registered patient (:func:`patient_likely_duplicates`) is refused unless
-      ``confirmed_not_duplicate``; the confirmation is added to the history reason.
-      SSNs take part only when ``actor`` may read them.
+      covering colleague) may not change :data:`MANAGED_PATIENT_FIELDS` (code
+      ``not_permitted``, keyed on the field).
+    - ``full_clean()``, then :func:`patient_check` (inactive doctor, likely
+      duplicates; a confirmed duplicate is noted in the history reason).
     - If ``primary_doctor`` changed, the previous doctor's login loses and the new
       doctor's login gains ``view_patient``/``change_patient`` on this patient.
 
-    Returns the saved patient. Raises ``ValidationError``: from ``full_clean``;
-    code ``inactive_doctor``; code ``not_permitted`` (keyed on the field);
-    :class:`StaleRecordError` (code ``stale``); :class:`LikelyDuplicateError`
-    (code ``likely_duplicate``).
+    Imports use :func:`patients_bulk_save`, its bulk twin. Returns the saved
+    patient. Raises ``ValidationError``: from ``full_clean``; from
+    :func:`patient_check`; :class:`StaleRecordError` (code ``stale``).
     """
     stored = None
     if patient.pk:
@@ -377,6 +484,7 @@ def patient_save(
         )
     if stored is not None and stored["version"] != patient.version:
         raise stale_record_error(patient_id=patient.pk, version=patient.version)
+    # Before full_clean, which derives the status from a death date.
     _check_managed_fields(patient, stored, actor)
     if stored is None:
         if not patient.mrn:
@@ -384,30 +492,188 @@ def patient_save(
         patient.created_by = actor
     patient.updated_by = actor
     old_doctor_id = stored["primary_doctor_id"] if stored else None
-    doctor = patient.primary_doctor
-    primary_doctor_check(doctor=doctor, previous_doctor_id=old_doctor_id)
     patient.full_clean()
-    if stored is None or any(getattr(patient, f) != stored[f] for f in _IDENTITY_FIELDS):
-        compare_ssn = actor is None or actor.has_perm("clinic.view_ssn")
-        matches = patient_likely_duplicates(patient=patient, compare_ssn=compare_ssn)
-        if matches and not confirmed_not_duplicate:
-            described = describe_patients(matches)
-            raise LikelyDuplicateError(
-                MSG_LIKELY_DUPLICATE, matches=matches, params={"matches": described}
-            )
-        if matches:
-            reason = f"{reason} (confirmed not a duplicate of {described_mrns(matches)})"
+    reason += patient_check(
+        patient=patient,
+        stored=stored,
+        actor=actor,
+        confirmed_not_duplicate=confirmed_not_duplicate,
+    )
     # Bumped last, so a refused save leaves the caller's version as it was.
     patient.version = stored["version"] + 1 if stored else 1
     _attribute(patient, actor=actor, reason=reason)
     patient.save()
-    _move_primary_doctor_grants(patient, old_doctor_id, doctor)
+    _move_primary_doctor_grants(patient, old_doctor_id, patient.primary_doctor)
     return patient
+
+
+#: Fields a bulk update never writes: set once, when the patient is created.
+_CREATE_ONLY_FIELDS = ("id", "mrn", "created_at", "created_by")
+#: Fields every bulk update writes (stamped by patients_bulk_save).
+_BOOKKEEPING_FIELDS = ("version", "updated_at", "updated_by")
+
+
+@transaction.atomic
+def patients_bulk_save(
+    *,
+    created: list[Patient],
+    updated: list[Patient],
+    actor,
+    reason: str,
+    fields: list[str] | None = None,
+    batch_size: int = 1000,
+) -> None:
+    """Create and update many patients at once: the bulk twin of :func:`patient_save`, for imports.
+
+    Every patient must already have passed ``full_clean()`` and :func:`patient_check`
+    (the import runs both row by row, so each error names its row); a patient's own
+    ``_change_reason`` (set by the import, e.g. with a duplicate confirmation) wins
+    over ``reason``. Then, in a few statements per ``batch_size`` patients:
+
+    - updates: the stored rows are locked (``SELECT ... FOR UPDATE``) and each
+      ``version`` compared; if any moved since the import loaded it, nothing is
+      written and :class:`StaleRecordError` names those patients' MRNs;
+    - new patients get MRNs in one block (:func:`mrn_allocate`); ``created_by``,
+      ``updated_by``, ``updated_at`` and ``version`` are stamped;
+    - rows and their history rows (actor, reason) are written with simple-history's
+      ``bulk_create_with_history`` / ``bulk_update_with_history``;
+    - primary-doctor grants move as in :func:`patient_save` (bulk inserts and one
+      delete per previous doctor's login).
+
+    Args: ``created``/``updated`` lists of patients; ``actor`` (User or None);
+    ``reason`` the history reason (an import's ``Import #<id>``); ``fields`` the
+    names of the fields the updates change (None: every field). Django's
+    ``bulk_update`` writes one ``CASE`` per field, so naming the changed fields
+    keeps a batch to a few statements' worth of SQL. Returns None.
+    Raises :class:`StaleRecordError` (code ``stale``) as above; ``ValidationError``
+    (code ``not_permitted``) when ``actor`` lacks the model-wide ``clinic.add_patient``
+    or ``clinic.change_patient`` (imports write whole files, never per-object grants).
+    """
+    for action, rows in (("add", created), ("change", updated)):
+        if rows and actor is not None and not actor.has_perm(f"clinic.{action}_patient"):
+            raise ValidationError(f"{actor} may not {action} patients.", code="not_permitted")
+    now = timezone.now()
+    old_doctors: dict[int, int | None] = {}
+    if updated:
+        stored = {}
+        ids = [p.pk for p in updated]
+        for start in range(0, len(ids), _MATCH_CHUNK):
+            rows = (
+                Patient.objects.select_for_update()
+                .filter(pk__in=ids[start : start + _MATCH_CHUNK])
+                .values_list("pk", "version", "primary_doctor_id", "mrn")
+            )
+            stored.update({pk: (version, doctor, mrn) for pk, version, doctor, mrn in rows})
+        moved = [p for p in updated if stored[p.pk][0] != p.version]
+        if moved:
+            mrns = get_text_list([f"MRN {stored[p.pk][2]}" for p in moved[:10]], "and")
+            more = f" and {len(moved) - 10} more" if len(moved) > 10 else ""
+            raise StaleRecordError(MSG_STALE_IMPORT % {"patients": mrns + more}, changes=[])
+        old_doctors = {p.pk: stored[p.pk][1] for p in updated}
+    mrns = iter(mrn_allocate(sum(1 for p in created if not p.mrn)))
+    for patient in created:
+        if not patient.mrn:
+            patient.mrn = next(mrns)
+        patient.created_by = actor
+        patient.version = 1
+    for patient in updated:
+        patient.version += 1
+        patient.updated_at = now
+    for patient in (*created, *updated):
+        patient.updated_by = actor
+        patient._history_user = actor
+        if not getattr(patient, "_change_reason", None):
+            patient._change_reason = reason
+    if created:
+        bulk_create_with_history(created, Patient, batch_size=batch_size, default_user=actor)
+    if updated:
+        if fields is None:
+            fields = [f.name for f in Patient._meta.concrete_fields]
+        written = {*fields, *_BOOKKEEPING_FIELDS} - set(_CREATE_ONLY_FIELDS)
+        bulk_update_with_history(
+            updated, Patient, sorted(written), batch_size=batch_size, default_user=actor
+        )
+    moves = [
+        (p.pk, old_doctors.get(p.pk), p.primary_doctor_id)
+        for p in (*created, *updated)
+        if old_doctors.get(p.pk) != p.primary_doctor_id
+    ]
+    _move_primary_doctor_grants_bulk(moves)
+
+
+def _move_primary_doctor_grants_bulk(moves: list[tuple[int, int | None, int | None]]) -> None:
+    """Grant and revoke primary-doctor object permissions for ``(patient id, old doctor id,
+    new doctor id)`` triples: one delete per previous doctor's login, bulk inserts for
+    the new ones (``ignore_conflicts``: a grant already there stays)."""
+    if not moves:
+        return
+    doctor_ids = {d for _, old, new in moves for d in (old, new) if d}
+    users = dict(Doctor.objects.filter(pk__in=doctor_ids).values_list("pk", "user_id"))
+    revoke: dict[int, list[int]] = {}
+    grant: list[tuple[int, int]] = []
+    for patient_id, old, new in moves:
+        if old and users.get(old):
+            revoke.setdefault(users[old], []).append(patient_id)
+        if new and users.get(new):
+            grant.append((patient_id, users[new]))
+    if revoke:
+        from people.models import User
+
+        for user in User.objects.filter(pk__in=revoke):
+            _revoke_primary_doctor_grants(user, revoke[user.pk])
+    if grant:
+        from django.contrib.auth.models import Permission
+
+        codenames = [perm.split(".", 1)[1] for perm in PRIMARY_DOCTOR_PERMS]
+        permissions = list(
+            Permission.objects.filter(content_type__app_label="clinic", codename__in=codenames)
+        )
+        PatientUserObjectPermission.objects.bulk_create(
+            [
+                PatientUserObjectPermission(
+                    user_id=user_id, permission=perm, content_object_id=patient_id
+                )
+                for patient_id, user_id in grant
+                for perm in permissions
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+
+
+@transaction.atomic
+def records_bulk_save(
+    *, model, created: list, updated: list, actor, reason: str, batch_size: int = 1000
+) -> None:
+    """Create and update many organizations or doctors at once (imports).
+
+    The bulk twin of :func:`organization_save` and, for what a file can change,
+    :func:`doctor_save` (a file never carries a doctor's login link, so no object
+    permission moves). Every record must already have passed ``full_clean()`` (the
+    import checks row by row). Rows and history rows (``actor``, ``reason``) are
+    written with ``bulk_create_with_history`` / ``bulk_update_with_history``.
+
+    Args: ``model`` (``Organization`` or ``Doctor``), ``created``/``updated`` lists
+    of its instances. Raises ``ValueError`` for another model. Returns None.
+    """
+    if model not in (Organization, Doctor):
+        raise ValueError(f"records_bulk_save writes organizations and doctors, not {model}")
+    for record in (*created, *updated):
+        _attribute(record, actor=actor, reason=getattr(record, "_change_reason", None) or reason)
+    if created:
+        bulk_create_with_history(created, model, batch_size=batch_size, default_user=actor)
+    if updated:
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if not f.primary_key and f.name not in ("user", "created_at")
+        ]
+        bulk_update_with_history(updated, model, fields, batch_size=batch_size, default_user=actor)
 
 
 def described_mrns(patients) -> str:
     """``"MRN 00000012 and MRN 00000031"`` for a history reason."""
-    return get_text_list([f"MRN {p.mrn}" for p in patients], "and")
+    return get_text_list([_patient_label(p) for p in patients], "and")
 
 
 def patient_assign_primary_doctor(
@@ -424,6 +690,39 @@ def patient_assign_primary_doctor(
         return patient
     patient.primary_doctor = doctor
     return patient_save(patient=patient, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def patients_assign_primary_doctors(
+    *, assignments: dict[int, Doctor], actor, reason: str, batch_size: int = 1000
+) -> int:
+    """Make ``assignments[patient_id]`` each patient's primary doctor: the bulk twin of
+    :func:`patient_assign_primary_doctor`, for imports (Synthea's ``encounters.csv``).
+
+    Patients already with that doctor are left alone (no history row). The others
+    are changed through :func:`patients_bulk_save` (version check, history with
+    ``actor`` and ``reason``, grants moved), ``batch_size`` at a time. Raises
+    ``ValidationError`` (code ``inactive_doctor``) naming the first inactive doctor
+    newly chosen; :class:`StaleRecordError` as :func:`patients_bulk_save`.
+    Returns the number of patients changed.
+    """
+    changed = 0
+    ids = sorted(assignments)
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start : start + batch_size]
+        current = Patient.objects.filter(pk__in=chunk).values_list("pk", "primary_doctor_id")
+        moving = [pk for pk, doctor_id in current if doctor_id != assignments[pk].pk]
+        batch = []
+        for patient in Patient.objects.filter(pk__in=moving):
+            doctor = assignments[patient.pk]
+            primary_doctor_check(doctor=doctor, previous_doctor_id=patient.primary_doctor_id)
+            patient.primary_doctor = doctor
+            batch.append(patient)
+        patients_bulk_save(
+            created=[], updated=batch, actor=actor, reason=reason, fields=["primary_doctor"]
+        )
+        changed += len(batch)
+    return changed
 
 
 def patient_archive(*, patient: Patient, actor, reason: str) -> Patient:

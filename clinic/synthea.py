@@ -7,12 +7,17 @@ https://github.com/synthetichealth/synthea/wiki/CSV-File-Data-Dictionary ; synta
 
 from __future__ import annotations
 
-import csv
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from admin_ext.imports.resources import ImportProblem
+import tablib
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from admin_ext.imports.reading import iter_csv_file
+from admin_ext.imports.resources import ImportProblem, ImportResult, is_conflict, rows_by_key
 
 #: The encounters file ``import_synthea`` reads primary doctors from.
 ENCOUNTERS_FILE = "encounters.csv"
@@ -42,7 +47,12 @@ def _parse_start(text: str) -> datetime.datetime:
 
 
 def primary_providers(
-    path: Path, *, progress=None, progress_every: int = 10000
+    path: Path | None = None,
+    *,
+    table: tuple[list[str], Iterable[tuple[int, list[str]]]] | None = None,
+    name: str = ENCOUNTERS_FILE,
+    progress=None,
+    progress_every: int = 10000,
 ) -> PrimaryProviders:
     """Choose each patient's primary provider from a Synthea ``encounters.csv``.
 
@@ -51,53 +61,413 @@ def primary_providers(
     latest encounter (by START) is the latest. Encounters without a PROVIDER are
     not counted.
 
-    The file is streamed with the ``csv`` module (it can be large); memory grows
-    with the number of distinct (patient, provider) pairs, not with rows.
+    Streams the rows; memory grows with the number of distinct (patient, provider)
+    pairs, not with rows (provider ids are interned to small integers, START kept
+    as the text Synthea writes, compared as a time).
 
-    Args: ``path`` to the file; ``progress``, an optional ``progress(rows_read)``
-    callable called every ``progress_every`` rows.
-    Returns a :class:`PrimaryProviders`. Raises ``OSError`` if the file cannot be
-    read and ``ValueError`` if its header lacks PATIENT, PROVIDER or START.
+    Args: ``path`` to the file, or ``table`` = (header, iterator of (spreadsheet row
+    number, cells)) already opened (``admin_ext.imports.reading``); ``name`` for
+    messages; ``progress``, an optional ``progress(rows_read)`` callable called
+    every ``progress_every`` rows.
+    Returns a :class:`PrimaryProviders`. Raises ``ImportFileError`` if the file
+    cannot be read and ``ValueError`` if its header lacks PATIENT, PROVIDER or START.
     """
+    if table is None:
+        table = iter_csv_file(path)
+        name = path.name
+    headers, rows = table
     result = PrimaryProviders()
-    # patient -> provider -> [encounter count, latest START]
-    tallies: dict[str, dict[str, list]] = {}
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = {name.strip().upper(): name for name in reader.fieldnames or []}
-        missing = [c for c in ("PATIENT", "PROVIDER", "START") if c not in header]
-        if missing:
-            raise ValueError(f"{path.name} has no column {', '.join(missing)}")
-        patient_col, provider_col, start_col = (header[c] for c in ("PATIENT", "PROVIDER", "START"))
-        for number, row in enumerate(reader, 2):  # the header is row 1
-            result.rows += 1
-            if progress and result.rows % progress_every == 0:
-                progress(result.rows)
-            patient = (row.get(patient_col) or "").strip()
-            provider = (row.get(provider_col) or "").strip()
-            if not patient or not provider:
-                continue
-            try:
-                start = _parse_start(row.get(start_col) or "")
-            except ValueError:
-                result.problems.append(
-                    ImportProblem(
-                        number,
-                        start_col,
-                        row.get(start_col) or "",
-                        "is not a valid time (YYYY-MM-DDTHH:MM:SSZ)",
-                        path.name,
-                    )
+    index = {h.strip().upper(): i for i, h in enumerate(headers)}
+    missing = [c for c in ("PATIENT", "PROVIDER", "START") if c not in index]
+    if missing:
+        raise ValueError(f"{name} has no column {', '.join(missing)}")
+    patient_at, provider_at, start_at = (index[c] for c in ("PATIENT", "PROVIDER", "START"))
+    start_col = headers[start_at]
+    width = max(patient_at, provider_at, start_at) + 1
+    providers: dict[str, int] = {}
+    # patient -> flat list [provider number, encounter count, latest START, ...]
+    tallies: dict[str, list] = {}
+    for number, cells in rows:
+        result.rows += 1
+        if progress and result.rows % progress_every == 0:
+            progress(result.rows)
+        if len(cells) < width:
+            continue
+        patient = cells[patient_at].strip()
+        provider = cells[provider_at].strip()
+        if not patient or not provider:
+            continue
+        text = cells[start_at].strip()
+        try:
+            start = _parse_start(text)
+        except ValueError:
+            result.problems.append(
+                ImportProblem(
+                    number, start_col, text, "is not a valid time (YYYY-MM-DDTHH:MM:SSZ)", name
                 )
-                continue
-            tally = tallies.setdefault(patient, {}).setdefault(provider, [0, start])
-            tally[0] += 1
-            if start > tally[1]:
-                tally[1] = start
-    for patient, providers in tallies.items():
+            )
+            continue
+        code = providers.setdefault(provider, len(providers))
+        tally = tallies.get(patient)
+        if tally is None:
+            tallies[patient] = [code, 1, start]
+            continue
+        for i in range(0, len(tally), 3):
+            if tally[i] == code:
+                tally[i + 1] += 1
+                if start > tally[i + 2]:
+                    tally[i + 2] = start
+                break
+        else:
+            tally.extend((code, 1, start))
+    names = list(providers)
+    for patient, tally in tallies.items():
         # Most encounters, then the latest one; the provider id only makes an exact
         # tie (same count, same START) come out the same on every run.
-        result.by_patient[patient] = max(
-            providers, key=lambda p: (providers[p][0], providers[p][1], p)
+        best = max(
+            range(0, len(tally), 3),
+            key=lambda i: (tally[i + 1], tally[i + 2], names[tally[i]]),
         )
+        result.by_patient[patient] = names[tally[best]]
     return result
+
+
+# -- a whole folder ---------------------------------------------------------------
+
+#: Rows read into one ``tablib.Dataset`` at a time: large files are imported in
+#: chunks, so memory stays flat whatever the file size (issue 6: 1,000,000 patients
+#: under 500 MB).
+CHUNK_ROWS = 20000
+
+#: Patients per lookup and per bulk assignment of primary doctors.
+ASSIGN_CHUNK = 5000
+
+#: How many failed rows and problems a folder result keeps (counts stay exact).
+MAX_KEPT = 10000
+
+#: A source: a callable returning (header, iterator of (spreadsheet row, cells)).
+Opener = Callable[[], tuple[list[str], Iterable[tuple[int, list[str]]]]]
+
+
+def synthea_files():
+    """The Synthea files imported as records, in dependency order: (name, Resource class)."""
+    from clinic.resources import (
+        SyntheaOrganizationResource,
+        SyntheaPatientResource,
+        SyntheaProviderResource,
+    )
+
+    return [
+        ("organizations.csv", SyntheaOrganizationResource),
+        ("providers.csv", SyntheaProviderResource),
+        ("patients.csv", SyntheaPatientResource),
+    ]
+
+
+#: Every file name a Synthea folder import reads.
+FOLDER_FILES = ("organizations.csv", "providers.csv", "patients.csv", ENCOUNTERS_FILE)
+
+
+@dataclass
+class FileOutcome:
+    """What one file of a folder import gave: ``rows`` read, ``counts`` by outcome
+    (``new``, ``changed``, ``unchanged``, ``invalid``), ``headers`` as read, and up
+    to ``ImportResult.SAMPLE_ROWS`` row results with diffs (``sample``)."""
+
+    name: str
+    rows: int = 0
+    counts: dict = field(
+        default_factory=lambda: {"new": 0, "changed": 0, "unchanged": 0, "invalid": 0}
+    )
+    headers: list = field(default_factory=list)
+    sample: list = field(default_factory=list)
+    diff_headers: list = field(default_factory=list)
+
+
+@dataclass
+class FolderResult:
+    """The outcome of :func:`import_folder`.
+
+    ``files`` one :class:`FileOutcome` per file read, in order; ``problems`` every
+    :class:`ImportProblem` (capped at :data:`MAX_KEPT`; ``problem_count`` exact);
+    ``failed_rows`` the rows that did not import (``{"file", "row", "headers",
+    "cells", "error"}``); ``primary`` the primary-doctor counts (``assigned``,
+    ``unchanged``, ``invalid``) when ``encounters.csv`` was read; ``conflict`` True
+    when a concurrent writer, not the data, stopped the import; ``written`` False
+    when nothing was kept.
+    """
+
+    files: list[FileOutcome] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
+    problem_count: int = 0
+    failed_rows: list[dict] = field(default_factory=list)
+    primary: dict | None = None
+    encounters: int = 0
+    conflict: bool = False
+    written: bool = False
+    doctors_assigned: int = 0
+
+    @property
+    def valid(self) -> bool:
+        """True when no row is invalid and nothing else stopped the import."""
+        return self.problem_count == 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows by outcome over all record files (``new``, ``changed``, ``unchanged``, ``invalid``)."""
+        totals = {"new": 0, "changed": 0, "unchanged": 0, "invalid": 0}
+        for outcome in self.files:
+            for key in totals:
+                totals[key] += outcome.counts[key]
+        return totals
+
+    def add_problems(self, problems, failed_rows=()) -> None:
+        self.problem_count += len(problems)
+        room = MAX_KEPT - len(self.problems)
+        self.problems.extend(problems[: max(room, 0)])
+        room = MAX_KEPT - len(self.failed_rows)
+        self.failed_rows.extend(list(failed_rows)[: max(room, 0)])
+
+
+class _Stop(Exception):
+    """Raised inside the folder's transaction to roll it back."""
+
+
+def import_folder(
+    sources: dict[str, Opener],
+    *,
+    actor,
+    reason: str,
+    dry_run: bool = False,
+    valid_rows_only: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+    progress_every: int = 10000,
+    chunk_rows: int = CHUNK_ROWS,
+) -> FolderResult:
+    """Import a Synthea folder: the one procedure behind ``import_synthea`` and the admin's
+    folder import.
+
+    Reads ``organizations.csv``, ``providers.csv`` and ``patients.csv`` (each optional,
+    in that order) through the Synthea Resources in bulk mode, ``chunk_rows`` rows at
+    a time, then assigns primary doctors from ``encounters.csv``
+    (:func:`primary_providers`, :func:`clinic.services.patients_assign_primary_doctors`).
+    One transaction for the whole folder: all or nothing unless ``valid_rows_only``.
+    A ``dry_run`` (the admin's preview) does all of it and rolls back, so providers
+    see the organizations of the same upload.
+
+    Args: ``sources`` maps file names (:data:`FOLDER_FILES`) to openers; ``actor``
+    (User or None); ``reason`` the history reason (``Import #<job id>``);
+    ``progress(file name, rows read)``, called every ``progress_every`` rows.
+    Returns a :class:`FolderResult`. Raises ``PermissionDenied`` when ``actor`` may
+    not import a file's records; ``ImportFileError`` (from the openers) for a file
+    that cannot be read.
+    """
+    from clinic.models import Doctor
+
+    result = FolderResult()
+    primary = None
+    if ENCOUNTERS_FILE in sources:
+        # Read first, so new patients are created with their primary doctor.
+        primary = primary_providers(
+            table=sources[ENCOUNTERS_FILE](),
+            progress=(lambda n: progress(ENCOUNTERS_FILE, n)) if progress else None,
+            progress_every=progress_every,
+        )
+    try:
+        with transaction.atomic():
+            for name, resource_class in synthea_files():
+                options = {}
+                if name == "patients.csv" and primary is not None:
+                    options = {
+                        "primary_provider_of": primary.by_patient,
+                        "doctors": rows_by_key(
+                            Doctor.objects.all(), "external_id", set(primary.by_patient.values())
+                        ),
+                    }
+                if name in sources:
+                    _import_file(
+                        result,
+                        name,
+                        sources[name],
+                        resource_class,
+                        actor=actor,
+                        reason=reason,
+                        valid_rows_only=valid_rows_only,
+                        progress=progress,
+                        progress_every=progress_every,
+                        chunk_rows=chunk_rows,
+                        options=options,
+                    )
+                    if result.problem_count and not valid_rows_only:
+                        # Later files depend on this one (providers name organizations):
+                        # checking them would only repeat its problems.
+                        raise _Stop
+            if primary is not None:
+                _assign_primary_doctors(
+                    result, primary, actor=actor, reason=reason, valid_rows_only=valid_rows_only
+                )
+            if dry_run or result.conflict or (result.problem_count and not valid_rows_only):
+                raise _Stop
+            result.written = True
+    except _Stop:
+        result.written = False
+    return result
+
+
+def _import_file(
+    result,
+    name,
+    opener,
+    resource_class,
+    *,
+    actor,
+    reason,
+    valid_rows_only,
+    progress,
+    progress_every,
+    chunk_rows,
+    options,
+) -> None:
+    headers, rows = opener()
+    outcome = FileOutcome(name=name, headers=list(headers))
+    result.files.append(outcome)
+    resource = resource_class(user=actor, reason=reason)
+    for attribute, value in options.items():
+        setattr(resource, attribute, value)
+    seen: set[int] = set()
+    id_at = next((i for i, h in enumerate(headers) if h.strip().lower() == "id"), None)
+    chunk: list[list[str]] = []
+    first_row = 2
+
+    def flush(chunk, first_row):
+        dataset = tablib.Dataset(*chunk, headers=list(headers))
+        imported = resource.import_data(
+            dataset,
+            dry_run=False,
+            file_name=name,
+            user=actor,
+            valid_rows_only=valid_rows_only,
+            first_row=first_row,
+        )
+        for key, value in imported.counts.items():
+            outcome.counts[key] += value
+        if len(outcome.sample) < ImportResult.SAMPLE_ROWS:
+            outcome.sample.extend(imported.rows[: ImportResult.SAMPLE_ROWS - len(outcome.sample)])
+            outcome.diff_headers = imported.diff_headers
+        problems = [_in_file(p, name) for p in imported.problems]
+        failed = [{**row, "file": name, "headers": list(headers)} for row in imported.failed_rows]
+        result.add_problems(problems, failed)
+        result.conflict = result.conflict or imported.conflict
+        return not problems or valid_rows_only
+
+    for number, cells in rows:
+        outcome.rows += 1
+        if progress and outcome.rows % progress_every == 0:
+            progress(name, outcome.rows)
+        if id_at is not None and id_at < len(cells) and cells[id_at].strip():
+            # Repeats within a chunk are the Resource's to report (with the first
+            # row); across chunks, a hash of each Id keeps memory small.
+            key = hash(cells[id_at].strip())
+            if key in seen and not chunk_has(chunk, id_at, cells[id_at]):
+                outcome.counts["invalid"] += 1
+                problem = ImportProblem(
+                    number,
+                    headers[id_at],
+                    cells[id_at].strip(),
+                    "appears more than once in this file",
+                    name,
+                )
+                result.add_problems(
+                    [problem],
+                    [
+                        {
+                            "file": name,
+                            "row": number,
+                            "headers": list(headers),
+                            "cells": list(cells),
+                            "error": str(problem),
+                        }
+                    ],
+                )
+                continue
+            seen.add(key)
+        if not chunk:
+            first_row = number
+        chunk.append(cells)
+        if len(chunk) >= chunk_rows:
+            if not flush(chunk, first_row):
+                return
+            chunk = []
+    if chunk or outcome.rows == 0:
+        flush(chunk, first_row)
+    result.doctors_assigned = getattr(resource, "doctors_assigned", 0)
+
+
+def chunk_has(chunk, at, value) -> bool:
+    """True when ``value`` is the key of a row already in ``chunk`` (reported by the Resource)."""
+    value = value.strip()
+    return any(len(cells) > at and cells[at].strip() == value for cells in chunk)
+
+
+def _assign_primary_doctors(result, found, *, actor, reason, valid_rows_only) -> None:
+    """Assign the primary doctors ``found`` (a :class:`PrimaryProviders`) chose; patients who
+    already have theirs (new patients got it when created) are counted unchanged."""
+    from clinic import services
+    from clinic.models import Doctor, Patient
+
+    result.encounters = found.rows
+    problems = list(found.problems)
+    doctors = rows_by_key(Doctor.objects.all(), "external_id", set(found.by_patient.values()))
+    counts = {"assigned": 0, "unchanged": 0, "invalid": 0}
+    items = list(found.by_patient.items())
+    found.by_patient.clear()
+    for start in range(0, len(items), ASSIGN_CHUNK):
+        chunk = items[start : start + ASSIGN_CHUNK]
+        ids = dict(
+            Patient.objects.filter(external_id__in=[p for p, _ in chunk]).values_list(
+                "external_id", "pk"
+            )
+        )
+        assignments = {}
+        for patient_id, provider_id in chunk:
+            pk, doctor = ids.get(patient_id), doctors.get(provider_id)
+            if pk is None:
+                problems.append(
+                    ImportProblem(
+                        None, "PATIENT", patient_id, "is not a known patient", ENCOUNTERS_FILE
+                    )
+                )
+            elif doctor is None:
+                problems.append(
+                    ImportProblem(
+                        None, "PROVIDER", provider_id, "is not a known doctor", ENCOUNTERS_FILE
+                    )
+                )
+            else:
+                assignments[pk] = doctor
+        if problems and not valid_rows_only:
+            continue  # keep reading, to list every problem; nothing will be kept
+        try:
+            with transaction.atomic():
+                assigned = services.patients_assign_primary_doctors(
+                    assignments=assignments, actor=actor, reason=reason
+                )
+        except ValidationError as exc:
+            result.conflict = result.conflict or is_conflict(exc)
+            problems.append(
+                ImportProblem(None, "PROVIDER", None, " ".join(exc.messages), ENCOUNTERS_FILE)
+            )
+            continue
+        counts["assigned"] += assigned
+        counts["unchanged"] += len(assignments) - assigned
+    counts["invalid"] = len(problems)
+    # Patients created or changed with their primary doctor by patients.csv's rows.
+    counts["assigned"] += result.doctors_assigned
+    counts["unchanged"] -= result.doctors_assigned
+    result.primary = counts
+    result.add_problems(problems)
+
+
+def _in_file(problem: ImportProblem, name: str) -> ImportProblem:
+    """``problem`` with its file name set."""
+    return ImportProblem(problem.row, problem.column, problem.value, problem.message, name)

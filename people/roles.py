@@ -25,6 +25,12 @@ def _crud(model: str, *actions: str) -> list[str]:
 
 _PATIENT_MODELS = ("patient", "unassignedpatient", "archivedpatient")
 
+# Import jobs (admin_ext.imports): view_importjob opens the list with the user's own
+# jobs; view_all_importjobs shows everyone's (DESIGN.md: the steward sees "their
+# import jobs", auditors read everything).
+_OWN_IMPORT_JOBS = ["imports.view_importjob"]
+_ALL_IMPORT_JOBS = ["imports.view_importjob", "imports.view_all_importjobs"]
+
 ROLES: dict[str, list[str]] = {
     ADMINISTRATOR: [
         *_crud("organization", "view", "add", "change", "import", "export"),
@@ -38,6 +44,7 @@ ROLES: dict[str, list[str]] = {
         *_crud("profile", "view", "change"),
         *_crud("loginevent", "view"),
         "auth.view_group",
+        *_ALL_IMPORT_JOBS,
     ],
     FRONT_DESK: [
         *_crud("organization", "view"),
@@ -58,6 +65,7 @@ ROLES: dict[str, list[str]] = {
         *_crud("doctor", "view", "add", "change", "import", "export"),
         *_crud("patient", "view", "add", "change", "import", "export"),
         *[p for m in _PATIENT_MODELS[1:] for p in _crud(m, "view", "change")],
+        *_OWN_IMPORT_JOBS,
     ],
     AUDITOR: [
         *_crud("organization", "view", "export"),
@@ -67,5 +75,6 @@ ROLES: dict[str, list[str]] = {
         *_crud("user", "view"),
         *_crud("loginevent", "view"),
         "auth.view_group",
+        *_ALL_IMPORT_JOBS,
     ],
 }

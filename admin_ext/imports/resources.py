@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import IntegrityError, OperationalError
 from import_export import fields as ie_fields
 from import_export import resources, widgets
 from import_export.instance_loaders import ModelInstanceLoader
@@ -51,6 +52,13 @@ MSG_MISSING_COLUMN = "is missing from the header (accepted names: %(names)s)"
 MSG_TOO_LONG = "is longer than %(limit_value)d characters"
 MSG_NOT_A_CHOICE = "is not one of %(choices)s"
 MSG_NOT_UNIQUE = "already belongs to another record"
+MSG_IMPORT_FIRST = (
+    "names %(count)d %(model)s and none of them exists yet: import %(file)s first, then this file"
+)
+MSG_CONFLICT = (
+    "Another import or user saved some of these records at the same time, so nothing "
+    "was imported. Run the import again: rows saved meanwhile will show as unchanged."
+)
 
 
 def rows_by_key(queryset, field: str, keys: Iterable[str]) -> dict:
@@ -110,12 +118,27 @@ class ImportProblem:
 
 
 class ImportResult(Result):
-    """import-export's ``Result`` plus the problems list and the counts a preview shows."""
+    """import-export's ``Result`` plus the problems list, the counts a preview shows and the
+    failed rows; it keeps at most :attr:`SAMPLE_ROWS` row results, so a 100,000-row
+    file never holds (or renders) 100,000 of them. The counts are exact."""
+
+    #: How many new or changed rows the preview shows (each with its diff).
+    SAMPLE_ROWS = 50
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         #: Every :class:`ImportProblem`, in file order; empty when the file is valid.
         self.problems: list[ImportProblem] = []
+        #: The rows that did not import: ``{"row", "headers", "cells", "error"}`` dicts.
+        self.failed_rows: list[dict] = []
+        #: The file's header as read (the failed rows' columns).
+        self.headers: list[str] = []
+        #: True when writing failed because of a concurrent change (see ``is_conflict``).
+        self.conflict = False
+
+    def append_row_result(self, row_result):
+        if row_result.import_type in ("new", "update") and len(self.rows) < self.SAMPLE_ROWS:
+            self.rows.append(row_result)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -132,9 +155,9 @@ class ImportResult(Result):
         """True when nothing stops the import (no problem, no library error)."""
         return not (self.problems or self.has_errors() or self.has_validation_errors())
 
-    def sample_rows(self, limit: int = 50) -> list[RowResult]:
-        """Up to ``limit`` new or changed rows, for the preview's diff table."""
-        return [r for r in self.rows if r.import_type in ("new", "update")][:limit]
+    def sample_rows(self, limit: int = SAMPLE_ROWS) -> list[RowResult]:
+        """Up to ``limit`` new or changed rows, with their diffs, for the preview."""
+        return self.rows[:limit]
 
 
 # -- widgets ---------------------------------------------------------------------
@@ -216,14 +239,23 @@ class ExternalIdWidget(widgets.ForeignKeyWidget):
     role that may import holds the model-wide view permission on them).
     """
 
-    def __init__(self, model, field: str = "external_id", **kwargs):
+    def __init__(self, model, field: str = "external_id", *, source_file: str = "", **kwargs):
         super().__init__(model, field=field, **kwargs)
+        #: The file the related rows come from ("organizations.csv"), for the message
+        #: that says which file to import first.
+        self.source_file = source_file
         self._cache: dict[str, object] | None = None
+        self._keys: set[str] = set()
 
     def prime(self, values: Iterable[str]) -> None:
         """Load the related rows for ``values`` (cell texts) into this import's cache."""
-        keys = {_text(v) for v in values} - {""}
-        self._cache = rows_by_key(self.model._default_manager.all(), self.field, keys)
+        self._keys = {_text(v) for v in values} - {""}
+        self._cache = rows_by_key(self.model._default_manager.all(), self.field, self._keys)
+
+    def none_found(self) -> bool:
+        """True when the file names related rows and not one of them exists (after ``prime``):
+        the file it depends on was not imported yet."""
+        return bool(self._keys) and not self._cache
 
     def clean(self, value, row=None, **kwargs):
         key = _text(value)
@@ -272,7 +304,11 @@ class ServiceModelResource(resources.ModelResource):
 
     Subclasses set ``Meta`` (``model``, ``fields``, ``import_id_fields``) and
 
-    - ``write(instance, *, actor, reason)``: save through the model's service;
+    - ``write_batch(created, updated, *, actor, reason)``: save a batch through the
+      model's bulk service (rows are checked one by one first, so every error names
+      its row; the batch is written only on confirm, never in a preview);
+    - ``check_instance(instance, stored)``: the service's row rules beyond
+      ``full_clean`` (optional);
     - ``column_aliases``: ``{field name: (accepted header, ...)}``; the first name
       is the one export writes. Headers match case-insensitively, and columns the
       resource does not know are ignored;
@@ -283,7 +319,9 @@ class ServiceModelResource(resources.ModelResource):
 
     Args (constructor): ``user``, the importing or exporting user (None: the
     system, as in management commands); ``progress``, an optional callable
-    ``progress(rows_done, rows_total)`` called every ``progress_every`` rows.
+    ``progress(rows_done, rows_total)`` called every ``progress_every`` rows;
+    ``reason``, the history reason of every row written (an import job's
+    ``"Import #<id>"``; default ``"Imported from <file>"``).
     Raises ``PermissionDenied`` from ``import_data`` when ``user`` may not change
     every row of the model (see ``get_queryset``).
     """
@@ -301,23 +339,49 @@ class ServiceModelResource(resources.ModelResource):
         report_skipped = True
         clean_model_instances = True
         use_transactions = True
-        skip_html_diff = False
+        # Bulk mode: rows are checked one by one, written a batch at a time through
+        # write_batch (a bulk service). No per-row deepcopy and diff: unchanged rows
+        # are found against a snapshot taken when the row is loaded, and diffs are
+        # made only for the preview's sample (ImportResult.SAMPLE_ROWS).
+        use_bulk = True
+        batch_size = 1000
+        skip_diff = True
+        skip_html_diff = True
 
-    def __init__(self, user=None, progress: Callable[[int, int], None] | None = None, **kwargs):
+    def __init__(
+        self,
+        user=None,
+        progress: Callable[[int, int], None] | None = None,
+        reason: str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.user = user
         self.progress = progress
+        self.history_reason = reason
         self._row_problems: dict[int, dict[str, ImportProblem]] = {}
         self._header_problems: list[ImportProblem] = []
         self._problems: list[ImportProblem] = []
+        self._failed_rows: list[dict] = []
         self._rows_done = 0
         self._rows_total = 0
+        self._row_offset = 0
+        self._dry_run = False
+        self._write_failed = False
+        self._sample_left = ImportResult.SAMPLE_ROWS
 
     # -- hooks for subclasses ------------------------------------------------------
 
-    def write(self, instance, *, actor, reason: str):
-        """Save ``instance`` through its service. Subclasses implement it."""
-        raise NotImplementedError(f"{type(self).__name__} must implement write()")
+    def write_batch(self, created: list, updated: list, *, actor, reason: str) -> None:
+        """Save a batch through the model's bulk service. Subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement write_batch()")
+
+    def check_instance(self, instance, stored: dict | None) -> None:
+        """The service's rules for one row beyond ``full_clean``; raise ``ValidationError``.
+
+        ``stored`` is the row as loaded (attribute names to values; None for a new
+        row). The default checks nothing.
+        """
 
     @classmethod
     def get_result_class(cls):
@@ -332,7 +396,9 @@ class ServiceModelResource(resources.ModelResource):
         return self._meta.model._default_manager.all()
 
     def reason(self, file_name: str | None) -> str:
-        """The history reason for rows from ``file_name``."""
+        """The history reason for rows from ``file_name`` (the job's, when one was given)."""
+        if self.history_reason:
+            return self.history_reason
         return f"Imported from {file_name}" if file_name else "Imported"
 
     # -- import ----------------------------------------------------------------
@@ -345,31 +411,48 @@ class ServiceModelResource(resources.ModelResource):
         use_transactions=None,
         collect_failed_rows=False,
         rollback_on_validation_errors=False,
+        *,
+        valid_rows_only: bool = False,
+        first_row: int = 2,
         **kwargs,
     ):
-        """Import ``dataset`` as import-export does, but all or nothing.
+        """Import ``dataset`` as import-export does, but all or nothing by default.
 
-        Always rolls back when any row is invalid (``rollback_on_validation_errors``
-        is forced on, so a confirm never keeps half a file). Returns an
-        :class:`ImportResult` whose ``problems`` list every error.
+        Rolls back when any row is invalid, so a confirm never keeps half a file,
+        unless ``valid_rows_only`` (the user's explicit choice): then the valid rows
+        are kept and the invalid ones listed in ``result.failed_rows``. A dry run
+        (preview) checks every row but writes nothing. ``first_row`` is the
+        spreadsheet row number of the dataset's first data row (2: the header is
+        row 1; a command reading a large file in chunks passes the chunk's start).
+        Returns an :class:`ImportResult` whose ``problems`` list every error.
         """
         self._check_may_import(kwargs.get("user"))
         self._problems = []
+        self._failed_rows = []
         self._rows_done = 0
         self._rows_total = len(dataset)
+        self._row_offset = first_row - 2
+        self._dry_run = dry_run
+        self._write_failed = False
+        self._conflict = False
+        self._sample_left = ImportResult.SAMPLE_ROWS
         self._file_name = kwargs.get("file_name")
+        self._actor = kwargs.get("user", self.user)
         result = super().import_data(
             dataset,
             dry_run=dry_run,
             raise_errors=raise_errors,
             use_transactions=True,
             collect_failed_rows=collect_failed_rows,
-            rollback_on_validation_errors=True,
+            rollback_on_validation_errors=not valid_rows_only,
             **kwargs,
         )
         result.problems = [*self._header_problems, *self._problems]
+        result.failed_rows = self._failed_rows
+        result.headers = list(dataset.headers or [])
+        result.conflict = self._conflict
         for error in result.base_errors:
-            if not self._header_problems:
+            if not self._header_problems and not self._write_failed:
                 result.problems.append(
                     ImportProblem(None, "", None, _describe_exception(error.error))
                 )
@@ -392,6 +475,24 @@ class ServiceModelResource(resources.ModelResource):
         for field in self.fields.values():
             if isinstance(field.widget, ExternalIdWidget) and field.column_name in dataset.headers:
                 field.widget.prime(dataset[field.column_name])
+                if field.widget.none_found() and len(field.widget._keys) > 1:
+                    # Not one red line per row: the whole file waits for another one.
+                    self._header_problems.append(
+                        ImportProblem(
+                            None,
+                            field.column_name,
+                            None,
+                            MSG_IMPORT_FIRST
+                            % {
+                                "count": len(field.widget._keys),
+                                "model": field.widget.model._meta.verbose_name_plural,
+                                "file": field.widget.source_file
+                                or f"the {field.widget.model._meta.verbose_name_plural}",
+                            },
+                        )
+                    )
+        if self._header_problems:
+            raise ValueError("; ".join(str(p) for p in self._header_problems))
 
     def _resolve_headers(self, dataset) -> None:
         """Point each field at the header the file uses; note required ones missing."""
@@ -424,7 +525,7 @@ class ServiceModelResource(resources.ModelResource):
                 key = _text(value)
                 if not key:
                     continue
-                row = spreadsheet_row(number)
+                row = spreadsheet_row(number) + self._row_offset
                 if key in first_seen:
                     self._row_problems.setdefault(number, {})[field.attribute] = ImportProblem(
                         row, field.column_name, key, MSG_DUPLICATE % {"first": first_seen[key]}
@@ -441,15 +542,51 @@ class ServiceModelResource(resources.ModelResource):
             row_result.import_type = RowResult.IMPORT_TYPE_INVALID
             row_result.validation_error = ValidationError("The file's header is incomplete.")
             return row_result
+        self._instance_loader = instance_loader
+        self._instance = None
         row_result = super().import_row(row, instance_loader, **kwargs)
+        found = len(self._problems)
         if row_result.validation_error is not None:
             self._problems.extend(self._problems_from(row_result.validation_error, row, number))
         for error in row_result.errors:
             logger.warning("Import row %s failed", number, exc_info=error.error)
             self._problems.append(
-                ImportProblem(spreadsheet_row(number), "", None, _describe_exception(error.error))
+                ImportProblem(self._line(number), "", None, _describe_exception(error.error))
             )
+        if len(self._problems) > found:
+            self._failed_rows.append(
+                {
+                    "file": self._file_name or "",
+                    "row": self._line(number),
+                    "cells": [_text(v) for v in row.values()],
+                    "error": "; ".join(str(p) for p in self._problems[found:]),
+                }
+            )
+        elif self._sample_left and row_result.import_type in ("new", "update"):
+            self._sample_left -= 1
+            row_result.diff = self._sample_diff(self._instance, row_result.import_type == "new")
         return row_result
+
+    def _line(self, number: int) -> int:
+        """The spreadsheet row of import-export's data row ``number`` (header = 1)."""
+        return spreadsheet_row(number) + self._row_offset
+
+    def _sample_diff(self, instance, new: bool) -> list:
+        """import-export's HTML diff of one row against its snapshot (preview sample only)."""
+        if instance is None:
+            return []
+        original = type(instance)()
+        if not new:
+            original.__dict__.update(instance._import_original)
+        diff = self.get_diff_class()(self, original, new)
+        diff.compare_with(self, instance)
+        return diff.as_html()
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        """Snapshot a loaded row's stored values: ``skip_row`` and the diff compare with it."""
+        self._instance = instance
+        if not new:
+            instance._import_original = dict(instance.__dict__)
 
     def import_instance(self, instance, row, **kwargs):
         errors = {}
@@ -465,6 +602,14 @@ class ServiceModelResource(resources.ModelResource):
             raise ValidationError(errors)
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        """``full_clean`` without its per-row queries, then :meth:`check_instance`.
+
+        Uniqueness of the import key is checked over the whole file and against
+        the rows the loader found (one query per chunk), and the database's
+        constraints still guard the write; so ``full_clean`` runs with
+        ``validate_unique=False`` and ``validate_constraints=False``, which would
+        otherwise cost a query per unique field and per check constraint per row.
+        """
         errors = dict(import_validation_errors or {})
         if self._meta.clean_model_instances:
             # A column already reported leaves out every model field it feeds, so
@@ -472,8 +617,22 @@ class ServiceModelResource(resources.ModelResource):
             exclude = {*errors, *self.system_fields}
             for attribute in errors:
                 exclude.update(getattr(self._field_for(attribute), "model_fields", ()))
+            # A related row set here was loaded from the database (ExternalIdWidget's
+            # cache), so ForeignKey.validate's existence query per row is not needed.
+            exclude.update(
+                f.name
+                for f in instance._meta.concrete_fields
+                if f.is_relation and f.name in instance._state.fields_cache
+            )
             try:
-                instance.full_clean(exclude=exclude, validate_unique=validate_unique)
+                instance.full_clean(
+                    exclude=exclude, validate_unique=False, validate_constraints=False
+                )
+            except ValidationError as exc:
+                errors = exc.update_error_dict(errors)
+        if not errors:
+            try:
+                self.check_instance(instance, getattr(instance, "_import_original", None))
             except ValidationError as exc:
                 errors = exc.update_error_dict(errors)
         if errors:
@@ -482,25 +641,57 @@ class ServiceModelResource(resources.ModelResource):
     def skip_row(self, instance, original, row, import_validation_errors=None):
         """Skip (report "unchanged") an existing row whose stored values would not change.
 
-        Compares every concrete model field rather than only the resource's
-        fields, so a column that feeds two fields (Synthea's provider NAME) is
-        compared too.
+        Compares every concrete model field with the snapshot taken when the row
+        was loaded (not only the resource's fields), so a column that feeds two
+        fields (Synthea's provider NAME) is compared too.
         """
-        if import_validation_errors or original is None or original.pk is None:
-            return False
-        if not self._meta.skip_unchanged:
+        stored = getattr(instance, "_import_original", None)
+        if import_validation_errors or stored is None or not self._meta.skip_unchanged:
             return False
         return all(
-            getattr(instance, f.attname) == getattr(original, f.attname)
+            getattr(instance, f.attname) == stored.get(f.attname)
             for f in instance._meta.concrete_fields
         )
 
-    def save_instance(self, instance, is_create, row, **kwargs):
-        """Save through ``write`` (the service), never ``instance.save()``."""
-        self.before_save_instance(instance, row, **kwargs)
-        actor = kwargs.get("user", self.user)
-        self.write(instance, actor=actor, reason=self.reason(kwargs.get("file_name")))
-        self.after_save_instance(instance, row, **kwargs)
+    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        """Write the pending new rows through :meth:`write_batch` (not in a dry run)."""
+        self._write_pending(self.create_instances, [], result)
+
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        """Write the pending changed rows through :meth:`write_batch` (not in a dry run)."""
+        self._write_pending([], self.update_instances, result)
+
+    def _write_pending(self, created: list, updated: list, result) -> None:
+        pending = created or updated
+        try:
+            if pending and not self._dry_run and not self._write_failed:
+                self.write_batch(
+                    list(created),
+                    list(updated),
+                    actor=self._actor,
+                    reason=self.reason(self._file_name),
+                )
+        except Exception as exc:  # reported once; the import is rolled back
+            self._write_failed = True
+            self._conflict = is_conflict(exc)
+            self._problems.append(self.write_problem(exc))
+            result.append_base_error(self.get_error_result_class()(exc))
+        finally:
+            pending.clear()
+
+    def write_problem(self, exc: Exception) -> ImportProblem:
+        """The problem to report when writing a batch failed (``exc``).
+
+        A ``ValidationError`` from the service (e.g. a stale row) keeps its message;
+        a database ``IntegrityError`` means another import or user wrote the same
+        records at the same time. Anything else is logged and described briefly.
+        """
+        if isinstance(exc, ValidationError):
+            return ImportProblem(None, "", None, " ".join(exc.messages))
+        if is_conflict(exc):
+            return ImportProblem(None, "", None, MSG_CONFLICT)
+        logger.error("Import batch failed", exc_info=exc)
+        return ImportProblem(None, "", None, _describe_exception(exc))
 
     def after_import_row(self, row, row_result, **kwargs):
         self._rows_done += 1
@@ -536,7 +727,7 @@ class ServiceModelResource(resources.ModelResource):
 
     def _problems_from(self, error: ValidationError, row, number: int) -> list[ImportProblem]:
         """Turn a row's ``ValidationError`` into problems with row, column and value."""
-        line = spreadsheet_row(number)
+        line = self._line(number)
         if not hasattr(error, "error_dict"):
             return [ImportProblem(line, "", None, m) for m in error.messages]
         problems: list[ImportProblem] = []
@@ -550,6 +741,9 @@ class ServiceModelResource(resources.ModelResource):
                 params = item.params or {}
                 if "_problem" in params:
                     problems.append(params["_problem"])
+                    continue
+                if attribute == NON_FIELD_ERRORS:  # a rule about the row as a whole
+                    problems.append(ImportProblem(line, "", None, " ".join(item.messages)))
                     continue
                 problems.append(self._problem(line, column, value, item, attribute))
         # One column can feed two model fields (a provider's NAME): say it once.
@@ -575,6 +769,28 @@ class ServiceModelResource(resources.ModelResource):
             # ZIP code"): say it once.
             return ImportProblem(line, column, None, message)
         return ImportProblem(line, column, value if column else None, f"is not accepted: {message}")
+
+
+def changed_fields(instances) -> list[str]:
+    """The names of the model fields any of ``instances`` changes against the snapshot an
+    import took when it loaded them (for ``bulk_update``'s field list)."""
+    names: set[str] = set()
+    for instance in instances:
+        stored = instance._import_original
+        for f in instance._meta.concrete_fields:
+            if getattr(instance, f.attname) != stored.get(f.attname):
+                names.add(f.name)
+    return sorted(names)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True for an error caused by a concurrent writer, not by the file: a unique key
+    taken meanwhile (``IntegrityError``), a row saved meanwhile (a ``ValidationError``
+    with code ``stale``), or PostgreSQL's deadlock/serialization failure
+    (``OperationalError``)."""
+    if isinstance(exc, IntegrityError | OperationalError):
+        return True
+    return isinstance(exc, ValidationError) and getattr(exc, "code", None) == "stale"
 
 
 def _describe_exception(error: BaseException) -> str:

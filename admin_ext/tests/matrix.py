@@ -52,6 +52,8 @@ OBJECT_ACTIONS = ("view", "add", "change", "delete")
 POLICY_OFF = {
     "tracked": {"delete"},
     "people.loginevent": {"add", "change", "delete"},
+    # Import jobs are records of what happened (issue 6): written by imports only.
+    "imports.importjob": {"add", "change", "delete"},
 }
 
 #: Columns a persona may not change even on a row they may change, with the rule's
@@ -88,6 +90,14 @@ OBJECT_RULES = [
     # "Roles are data in code (people/roles.py) ... re-applied by sync_roles": a
     # role's group is changed or deleted by nobody through the admin.
     ("auth.group", {"change", "delete"}, lambda obj, p: obj.name in roles.ROLES),
+    # DESIGN.md roles: a data steward sees their own import jobs; auditors and
+    # administrators all of them (imports.view_all_importjobs).
+    (
+        "imports.importjob",
+        {"view"},
+        lambda obj, p: not p.has("imports.view_all_importjobs")
+        and (p.user is None or obj.actor_id != p.user.pk),
+    ),
 ]
 
 

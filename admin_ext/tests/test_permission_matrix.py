@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from admin_ext.imports.services import job_finish, job_start
 from admin_ext.testing import PASSWORD
 from admin_ext.tests import matrix
 from admin_ext.tests.matrix import (
@@ -84,6 +85,26 @@ class PermissionMatrixTests(MatrixCase):
         )
         cls.login_event = LoginEvent.objects.create(kind="failure", email="someone@example.com")
         cls.team = Group.objects.create(name="Night shift")  # a group that is not a role
+        cls.steward_job = cls._import_job(cls.steward)
+        cls.admin_job = cls._import_job(cls.admin)
+
+    @staticmethod
+    def _import_job(actor):
+        """A refused import job by ``actor`` with one failed row (for the job pages)."""
+        job = job_start(actor=actor, source="admin", kind="Patients", files=[])
+        return job_finish(
+            job=job,
+            status="refused",
+            failed_rows=[
+                {
+                    "file": "p.csv",
+                    "row": 2,
+                    "headers": ["external_id", "ssn"],
+                    "cells": ["x", "999-12-3456"],
+                    "error": "Row 2: bad",
+                }
+            ],
+        )
 
     # -- the personas and the fixture's rows ------------------------------------------
 
@@ -127,6 +148,7 @@ class PermissionMatrixTests(MatrixCase):
             "people.user": [self.front_desk, self.operator],
             "auth.group": [Group.objects.get(name=roles.FRONT_DESK), self.team],
             "people.loginevent": [self.login_event],
+            "imports.importjob": [self.steward_job, self.admin_job],
         }
         rows = known.get(model._meta.label_lower)
         if rows is None:
@@ -441,6 +463,17 @@ class PermissionMatrixTests(MatrixCase):
             post=lambda obj, own: ({}, {"ok", "denied", "405"}, []),
         )
 
+    def page_failed_rows(self, endpoint):
+        """An import job's failed rows as CSV: whoever may view the job downloads it."""
+        opts = endpoint.model_admin.opts
+        self.object_kind(
+            endpoint,
+            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
+            reachable=lambda obj: may(self.persona, "view", opts, obj),
+            get_ok=lambda obj: {"file"},
+            post=lambda obj, own: ({}, {"405"}, []),
+        )
+
     def page_version(self, endpoint):
         """simple-history's page of one historical version: shown, never saved (it used to
         save its form on POST, a revert nobody is meant to have)."""
@@ -639,8 +672,13 @@ class PermissionMatrixTests(MatrixCase):
         form = self.form_of(record.response.text if got == "ok" else None, url)
         with self.cell() as record:
             preview = record.send("post", url, self.import_data(endpoint.model_admin, form))
+        # The upload waits for the confirm in the database (admin_ext.imports.storage).
+        upload = [Write("imports_importupload", None, "insert", required=False)]
         got = self.verify(
-            f"POST {url} (preview)", record, self.login_or({"ok"} if allowed else {"denied"})
+            f"POST {url} (preview)",
+            record,
+            self.login_or({"ok"} if allowed else {"denied"}),
+            upload if allowed else (),
         )
         if got == "ok" and allowed and not self.confirm_form(preview.text, endpoint.model_admin):
             self.fail_cell(
@@ -672,7 +710,11 @@ class PermissionMatrixTests(MatrixCase):
                     "update",
                     frozenset(forbidden_columns(self.persona, opts)),
                     column,
-                )
+                ),
+                # The import job record (issue 6) and its upload, gone after the confirm.
+                Write("imports_importjob", None, "insert"),
+                Write("imports_importjob", None, "update", required=False),
+                Write("imports_importupload", None, "delete", required=False),
             ]
         with self.cell() as record:
             if allowed:
@@ -753,6 +795,84 @@ class PermissionMatrixTests(MatrixCase):
                             csv.writer(out, lineterminator="\n").writerows([header, row])
                             return out.getvalue(), obj, f.attname
         return "", None, None
+
+    def page_synthea_import(self, endpoint):
+        """The Synthea folder import (clinic/admin_synthea.py): one page, GET the upload
+        form, POST an upload (the preview) or ``step=confirm`` with a stored upload's
+        token. It takes the patient import (``may_import``) and the model-wide add and
+        change of doctors and organizations: a folder writes all three."""
+        opts = endpoint.model_admin.opts
+        allowed = may_import(self.persona, opts) and all(
+            self.persona.has_model_perm(action, "clinic", model)
+            for model in ("doctor", "organization")
+            for action in ("add", "change")
+        )
+        url = endpoint.reverse()
+        organization = b"Id,NAME\norg-matrix,Matrix Clinic\n"
+
+        def upload_data(html):
+            form = self.form_of(html, url)
+            data = filled(form) if form else {}
+            data["files"] = SimpleUploadedFile(
+                "organizations.csv", organization, content_type="text/csv"
+            )
+            return data
+
+        def confirm_of(html):
+            forms = [
+                f
+                for f in matrix.parse_forms(html or "")
+                if any(c.name == "token" for c in f.controls)
+            ]
+            return forms[0] if forms else None
+
+        with self.cell() as record:
+            record.send("get", url)
+        got = self.verify(f"GET {url}", record, self.login_or({"ok"} if allowed else {"denied"}))
+        own = record.response.text if got == "ok" else None
+        with self.cell() as record:
+            preview = record.send("post", url, upload_data(own))
+        got = self.verify(
+            f"POST {url} (preview)",
+            record,
+            self.login_or({"ok"} if allowed else {"denied"}),
+            [Write("imports_importupload", None, "insert")] if allowed else (),
+        )
+        if got == "ok" and allowed and confirm_of(preview.text) is None:
+            self.fail_cell(
+                f"POST {url} (preview): no confirm form [{matrix.page_errors(preview.text)}]"
+            )
+
+        def operator_confirm():
+            with self.cell(self.ref_client) as record:
+                response = record.send("post", url, upload_data(self.reference_page(url)))
+            return confirm_of(response.text if response else "")
+
+        with self.cell() as record:
+            if allowed:
+                response = record.send("post", url, upload_data(own))
+                confirm = confirm_of(response.text if response else "")
+            else:
+                # Another user's token (the operator's, rolled back with its cell):
+                # refused before it is looked up.
+                confirm = self.reference(("synthea confirm",), operator_confirm)
+            record.send("post", url, submitted(confirm) if confirm else {"step": ["confirm"]})
+        writes = (
+            [
+                Write("clinic_organization", None, "insert"),
+                Write("imports_importjob", None, "insert"),
+                Write("imports_importupload", None, "insert", required=False),
+                Write("imports_importupload", None, "delete", required=False),
+            ]
+            if allowed
+            else ()
+        )
+        self.verify(
+            f"POST {url} (confirm)",
+            record,
+            self.login_or({"redirect"} if allowed else {"denied"}),
+            writes,
+        )
 
     def page_export(self, endpoint):
         opts = endpoint.model_admin.opts
@@ -1018,6 +1138,8 @@ KINDS = {
     "add": "page_add",
     "change": "page_change",
     "history": "page_history",
+    "failed_rows": "page_failed_rows",
+    "synthea_import": "page_synthea_import",
     "delete": "page_delete",
     "simple_history": "page_version",
     "password_change": "page_password",

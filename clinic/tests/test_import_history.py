@@ -1,5 +1,6 @@
 """Imported writes leave history rows with the importing user and the file name."""
 
+from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Patient
 from clinic.tests.importing import confirm, preview, upload
@@ -8,7 +9,7 @@ HEADER = ["external_id", "first_name", "last_name", "birth_date", "gender"]
 
 
 class ImportHistoryTests(ClinicTestCase):
-    def test_it_records_the_actor_and_the_file_as_reason(self):
+    def test_it_records_the_actor_and_the_import_job_as_reason(self):
         self.login(self.steward)
         rows = [
             ["h-1", "Hana", "Hart", "1990-01-02", "F"],
@@ -24,12 +25,12 @@ class ImportHistoryTests(ClinicTestCase):
         created = Patient.objects.get(external_id="h-1").history.get()
         self.assertEqual(
             (created.history_type, created.history_user, created.history_change_reason),
-            ("+", self.steward, "Imported from people.csv"),
+            ("+", self.steward, ImportJob.objects.get().reason),
         )
         changed = self.other_patient.history.latest()
         self.assertEqual(
             (changed.history_type, changed.history_user, changed.history_change_reason),
-            ("~", self.steward, "Imported from people.csv"),
+            ("~", self.steward, ImportJob.objects.get().reason),
         )
         self.assertEqual(Patient.objects.get(external_id="h-1").created_by, self.steward)
 

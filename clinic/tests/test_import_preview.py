@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Patient
 from clinic.tests.importing import NATIVE, SYNTHEA, confirm, preview, upload
@@ -58,7 +59,12 @@ class ImportPreviewTests(ClinicTestCase):
         self.other_patient.refresh_from_db()
         self.assertEqual(self.other_patient.last_name, "Changed")
         messages = [str(m) for m in response.wsgi_request._messages]
-        self.assertIn("Import finished: 1 new, 1 changed and 1 unchanged patients.", messages)
+        job = ImportJob.objects.get()
+        self.assertIn(
+            f'<a href="/admin/imports/importjob/{job.pk}/change/">{job}</a>: '
+            "1 new, 1 changed and 1 unchanged patients.",
+            messages,
+        )
 
     def test_it_grants_the_primary_doctor_the_imported_patient(self):
         confirm(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management import CommandError, call_command
 
+from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Organization, Patient
 from clinic.tests.importing import write_csv
@@ -121,8 +122,8 @@ class ImportSyntheaCommandTests(ClinicTestCase):
     def test_it_shows_progress(self):
         output = self.run_command("--progress-every", "1")
 
-        self.assertIn("patients.csv: 1/2 rows", output)
-        self.assertIn("patients.csv: 2/2 rows", output)
+        self.assertIn("patients.csv: 1 rows read", output)
+        self.assertIn("patients.csv: 2 rows read", output)
 
     def test_it_changes_nothing_on_a_second_run(self):
         self.run_command()
@@ -144,11 +145,12 @@ class ImportSyntheaCommandTests(ClinicTestCase):
         created = Patient.objects.get(external_id="pat-1").history.earliest()
         self.assertEqual(
             (created.history_user, created.history_change_reason),
-            (self.steward, "Imported from patients.csv"),
+            (self.steward, f"Import #{ImportJob.objects.get().pk}"),
         )
         assigned = Patient.objects.get(external_id="pat-1").history.latest()
         self.assertEqual(assigned.history_user, self.steward)
-        self.assertIn("encounters.csv", assigned.history_change_reason)
+        self.assertEqual(assigned.history_change_reason, f"Import #{ImportJob.objects.get().pk}")
+        self.assertEqual(assigned.primary_doctor.external_id, "prov-a")
 
     def test_it_writes_nothing_and_lists_the_errors_when_a_row_is_invalid(self):
         write_csv(

@@ -4,6 +4,7 @@ import datetime
 
 from django.urls import reverse
 
+from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic import services
 from clinic.models import Patient
@@ -132,5 +133,5 @@ class LikelyDuplicateImportTests(ClinicTestCase):
         created = Patient.objects.get(external_id="new-twin")
         self.assertEqual(
             created.history.get().history_change_reason,
-            f"Imported from p.csv (confirmed not a duplicate of MRN {self.alice_patient.mrn})",
+            f"{ImportJob.objects.get().reason} (confirmed not a duplicate of MRN {self.alice_patient.mrn})",
         )

@@ -1,0 +1,271 @@
+"""The admin side of every import: formats read from the content, limits before work,
+an import job record for every import, and the "valid rows only" choice.
+
+:class:`ImportJobAdminMixin` goes into ``ClinicModelAdmin`` (``admin_ext.admin``), so
+every ModelAdmin with an import page gets it; it uses import-export's own hooks
+(``process_dataset``, ``process_result``, ``get_import_data_kwargs``, the form
+classes) rather than new views.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from import_export.formats.base_formats import Format
+from import_export.forms import ConfirmImportForm, ImportForm
+
+from admin_ext.imports.models import ImportJob
+from admin_ext.imports.reading import ImportFileError, check_upload_size, read_table
+from admin_ext.imports.services import file_entry, job_finish, job_start
+
+
+class DetectedFormat(Format):
+    """CSV or XLSX, decided from the file's bytes, never from its name or a menu
+    (``admin_ext.imports.reading.read_table``: encodings, delimiters, limits).
+
+    The only import format (settings ``IMPORT_FORMATS``); export keeps CSV and XLSX.
+    ``create_dataset`` raises ``ImportFileError`` with a message for the user.
+    """
+
+    def __init__(self, encoding=None):
+        self.encoding = encoding
+
+    def get_title(self):
+        return "CSV or XLSX (detected from the file)"
+
+    def create_dataset(self, in_stream):
+        """The table in ``in_stream`` (bytes) as a ``tablib.Dataset``, which also carries the
+        bytes' ``sha256`` (hex) and ``size`` for the import job record."""
+        if isinstance(in_stream, str):
+            in_stream = in_stream.encode("utf-8")
+        table = read_table(in_stream, "The file")
+        dataset = table.to_dataset()
+        dataset.sha256 = hashlib.sha256(in_stream).hexdigest()
+        dataset.size = len(in_stream)
+        dataset.format_name = table.format
+        return dataset
+
+    def can_import(self):
+        return True
+
+    def get_extension(self):
+        return "csv"
+
+
+class JobImportForm(ImportForm):
+    """import-export's upload form: the size limit checked before anything is read, and
+    the explicit choice to import the valid rows only."""
+
+    valid_rows_only = forms.BooleanField(
+        label="Import the valid rows only",
+        required=False,
+        help_text="Skip invalid rows instead of refusing the whole file; the skipped rows "
+        "are listed in the import job's report.",
+    )
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        try:
+            check_upload_size(upload.size, upload.name)
+        except ImportFileError as exc:
+            raise forms.ValidationError(exc.message, code="too_large") from None
+        return upload
+
+
+class JobConfirmImportForm(ConfirmImportForm):
+    """import-export's confirm form, carrying the "valid rows only" choice."""
+
+    valid_rows_only = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+def job_url(job: ImportJob) -> str | None:
+    """The admin page of ``job``, or None if the job admin is not installed."""
+    try:
+        return reverse("admin:imports_importjob_change", args=[job.pk])
+    except NoReverseMatch:
+        return None
+
+
+def job_status(result, *, valid_rows_only: bool) -> str:
+    """The ``ImportJob.Status`` an import ``result`` (``ImportResult``) ends with."""
+    if getattr(result, "conflict", False):
+        return ImportJob.Status.CONFLICT
+    if result.problems and not valid_rows_only:
+        return ImportJob.Status.REFUSED
+    if result.has_errors():
+        return ImportJob.Status.FAILED
+    return ImportJob.Status.PARTIAL if result.problems else ImportJob.Status.SUCCEEDED
+
+
+class ImportJobAdminMixin:
+    """Import jobs, detected formats and "valid rows only" for an ImportExportModelAdmin.
+
+    - The preview of a file with invalid rows records a refused job, whose page
+      offers the failed rows as a CSV to fix and re-import.
+    - The confirm records a job before writing (every history row gets the reason
+      ``Import #<id>``) and finishes it with the counts, problems and duration.
+    - A refused confirm (a concurrent change since the preview) says so and keeps
+      nothing, instead of the library's success message.
+    """
+
+    import_form_class = JobImportForm
+    confirm_form_class = JobConfirmImportForm
+
+    def get_import_formats(self):
+        """One import format, :class:`DetectedFormat`: the content decides (export keeps
+        ``IMPORT_EXPORT_FORMATS``)."""
+        return [DetectedFormat]
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, ImportFileError):
+            form.add_error("import_file", e.message)
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["valid_rows_only"] = import_form.cleaned_data.get("valid_rows_only", False)
+        return initial
+
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs.pop("import_job", None)
+        form = kwargs.get("form")
+        valid_only = bool(form and form.cleaned_data.get("valid_rows_only"))
+        return {**super().get_import_data_kwargs(**kwargs), "valid_rows_only": valid_only}
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        result, form = context.get("result"), context.get("form")
+        if result is None or form is None or not form.is_valid():
+            return response
+        valid_only = form.cleaned_data.get("valid_rows_only", False)
+        if result.problems:
+            upload = form.cleaned_data["import_file"]
+            context["import_job"] = self._record_refused_preview(request, form, upload, result)
+            context["import_job_url"] = job_url(context["import_job"])
+            if (
+                valid_only
+                and not result.base_errors
+                and result.counts["new"] + result.counts["changed"]
+            ):
+                context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+        return response
+
+    def _record_refused_preview(self, request, form, upload, result) -> ImportJob:
+        resource = self.choose_import_resource_class(form, request)
+        job = job_start(
+            actor=request.user,
+            source=ImportJob.Source.ADMIN,
+            kind=resource.get_display_name(),
+            files=[_entry(upload, result)],
+            valid_rows_only=form.cleaned_data.get("valid_rows_only", False),
+        )
+        return job_finish(
+            job=job,
+            status=ImportJob.Status.REFUSED,
+            counts=result.counts,
+            problems=result.problems,
+            failed_rows=_failed_rows(result),
+            message="The preview found invalid rows; nothing was imported.",
+        )
+
+    def process_dataset(self, dataset, form, request, **kwargs):
+        file_name = kwargs.get("file_name") or form.cleaned_data.get("original_file_name") or ""
+        valid_only = form.cleaned_data.get("valid_rows_only", False)
+        resource_class = self.choose_import_resource_class(form, request)
+        job = job_start(
+            actor=request.user,
+            source=ImportJob.Source.ADMIN,
+            kind=resource_class.get_display_name(),
+            files=[
+                file_entry(
+                    name=file_name,
+                    sha256=getattr(dataset, "sha256", ""),
+                    size=getattr(dataset, "size", None),
+                    fmt=getattr(dataset, "format_name", ""),
+                    rows=len(dataset),
+                )
+            ],
+            valid_rows_only=valid_only,
+        )
+        result = super().process_dataset(dataset, form, request, import_job=job, **kwargs)
+        counts = {**result.counts, "skipped": len(result.problems) if valid_only else 0}
+        job_finish(
+            job=job,
+            status=job_status(result, valid_rows_only=valid_only),
+            counts=counts,
+            problems=result.problems,
+            failed_rows=_failed_rows(result),
+        )
+        result.import_job = job
+        return result
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        """The job's reason (``Import #<id>``) goes to the Resource at confirm."""
+        job = kwargs.pop("import_job", None)
+        resource_kwargs = super().get_import_resource_kwargs(request, **kwargs)
+        if job is not None:
+            resource_kwargs["reason"] = job.reason
+        return resource_kwargs
+
+    def process_result(self, result, request):
+        job = getattr(result, "import_job", None)
+        if job is None or job.status in (ImportJob.Status.SUCCEEDED, ImportJob.Status.PARTIAL):
+            return super().process_result(result, request)
+        first = str(result.problems[0]) if result.problems else job.get_status_display()
+        messages.error(
+            request,
+            format_html(
+                "{}: nothing was imported. {} See the job for every problem.", _link(job), first
+            ),
+        )
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
+        )
+
+    def add_success_message(self, result, request):
+        """``"Import #12: 3 new, 1 changed and 40 unchanged patients."`` (the job linked),
+        instead of the library's "Import finished"."""
+        counts = result.counts
+        job = getattr(result, "import_job", None)
+        skipped = f"; {len(result.problems)} invalid rows skipped" if result.problems else ""
+        messages.success(
+            request,
+            format_html(
+                "{}: {} new, {} changed and {} unchanged {}{}.",
+                _link(job) if job else "Import finished",
+                counts["new"],
+                counts["changed"],
+                counts["unchanged"],
+                self.opts.verbose_name_plural,
+                skipped,
+            ),
+        )
+
+
+def _link(job: ImportJob):
+    url = job_url(job)
+    return format_html('<a href="{}">{}</a>', url, job) if url else str(job)
+
+
+def _failed_rows(result) -> list[dict]:
+    headers = list(getattr(result, "headers", []) or [])
+    return [{**row, "headers": headers} for row in getattr(result, "failed_rows", [])]
+
+
+def _entry(upload, result) -> dict:
+    upload.seek(0)
+    return file_entry(
+        name=upload.name,
+        sha256=hashlib.file_digest(upload, "sha256").hexdigest(),
+        size=upload.size,
+        fmt="CSV or XLSX",
+        rows=result.total_rows,
+    )

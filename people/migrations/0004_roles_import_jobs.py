@@ -1,0 +1,14 @@
+"""Re-apply the roles now that imports 0001 added the import job permissions."""
+
+from django.db import migrations
+
+from people.migrations._roles import apply_roles
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("people", "0003_roles_enter_ssn_share"),
+        ("imports", "0001_initial"),
+    ]
+
+    operations = [migrations.RunPython(apply_roles, migrations.RunPython.noop)]
