@@ -77,12 +77,26 @@ def export_selected(client, changelist_url: str, pks, file_format: str, **overri
     return export_page, submit(client, export_page, file_format, **overrides)
 
 
+def content(file_response) -> bytes:
+    """The whole exported file, streamed (CSV) or not (XLSX), as the browser saves it.
+
+    A streamed response can be read only once, so its bytes are kept on the
+    response and every later call (``rows``, ``column``, a search for a leaked
+    value) sees the same file.
+    """
+    if not file_response.streaming:
+        return file_response.content
+    if not hasattr(file_response, "exported_bytes"):
+        file_response.exported_bytes = b"".join(file_response.streaming_content)
+    return file_response.exported_bytes
+
+
 def rows(file_response, file_format: str) -> list[dict]:
     """The exported rows as dicts keyed by column name."""
     assert file_response.status_code == 200, file_response.status_code
     if file_format == "csv":
-        return list(csv.DictReader(io.StringIO(file_response.content.decode("utf-8"))))
-    sheet = openpyxl.load_workbook(io.BytesIO(file_response.content)).active
+        return list(csv.DictReader(io.StringIO(content(file_response).decode("utf-8"))))
+    sheet = openpyxl.load_workbook(io.BytesIO(content(file_response))).active
     header, *body = sheet.iter_rows(values_only=True)
     return [dict(zip(header, values, strict=True)) for values in body]
 

@@ -11,6 +11,7 @@ from clinic import services
 from clinic.models import Patient
 from clinic.resources import PatientResource
 from clinic.tests.admin_forms import patient_form_data
+from clinic.tests.exporting import content
 from clinic.tests.importing import CSV_FORMAT, confirm, preview
 
 
@@ -124,7 +125,7 @@ class ConcurrentImportTests(ClinicTestCase):
         data = {"format": CSV_FORMAT, "resource": 0}
         for name in PatientResource().get_export_order():
             data[f"patientresource_{name}"] = "on"
-        return self.client.post(reverse("admin:clinic_patient_export"), data).content
+        return content(self.client.post(reverse("admin:clinic_patient_export"), data))
 
     def test_an_import_of_rows_exported_before_a_change_is_refused(self):
         self.login(self.steward)

