@@ -5,6 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
+from admin_ext.imports.views import import_progress
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     # Password reset by email, linked from the admin login page ("Forgotten your
@@ -29,5 +31,7 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    # Progress of the signed-in user's running import, for the upload pages (JSON).
+    path("admin/import-progress/<str:progress_id>/", import_progress, name="import_progress"),
     path("admin/", admin.site.urls),
 ]
