@@ -30,19 +30,20 @@ history); grants come from assignments (``clinic.services``).
 """
 
 from django import forms
-from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ERROR_FLAG
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.text import get_text_list
 from import_export.admin import ExportActionMixin, ImportExportMixin
+from import_export.formats.base_formats import CSV
+from import_export.signals import post_export
 from simple_history.admin import SimpleHistoryAdmin
 
 from admin_ext.changelists import changelist_with
-from admin_ext.exports import escape_formulae
+from admin_ext.exports import check_in_memory_export, escape_formulae, stream_csv
 from admin_ext.history import ReadOnlyHistoryMixin
 from admin_ext.imports.mixins import ImportJobAdminMixin
 from admin_ext.imports.storage import DatabaseUploadAdminMixin
@@ -216,18 +217,45 @@ class ClinicModelAdmin(
         """The export dataset, with spreadsheet formulas neutralized (``admin_ext.exports``)."""
         return escape_formulae(super().get_data_for_export(request, queryset, **kwargs))
 
-    def process_result(self, result, request):
-        # The confirm step imports again; if the data changed since the preview and
-        # a row is now invalid, the resource has rolled everything back: say so
-        # instead of the library's "Import finished".
-        if getattr(result, "problems", None):
-            for problem in result.problems[:20]:
-                messages.error(request, str(problem))
-            messages.error(request, "Nothing was imported: the file has invalid rows.")
-            return HttpResponseRedirect(
-                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
-            )
-        return super().process_result(result, request)
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        """The export file's response: CSV streamed, other formats (XLSX) built in memory.
+
+        import-export 4.4.3 builds every export here as one Dataset of all rows, then
+        the whole file (``get_export_data``). Both the list's Export and "Export
+        selected" end here, with the queryset already narrowed to the list's rows
+        (``get_export_queryset``) and, for the action, to the ticked ones.
+
+        - CSV: a ``StreamingHttpResponse`` written while it is sent
+          (``admin_ext.exports.stream_csv``): the same bytes, file name and content
+          type as the library's, in flat memory and a constant number of queries.
+        - Other formats: the library's in-memory path, refused above
+          ``settings.EXPORT_MAX_XLSX_ROWS`` rows with ``ExportTooLarge``, a
+          ``ValueError`` that ``export_action`` shows on the export form.
+        """
+        if not isinstance(file_format, CSV):
+            check_in_memory_export(queryset, file_format)
+            return super()._do_file_export(file_format, request, queryset, export_form)
+        if not self.has_export_permission(request):  # as the library's get_export_data
+            raise PermissionDenied
+        # The arguments the library's get_data_for_export builds the Resource from and
+        # passes to every widget's render(), so each cell renders as it did.
+        kwargs = {"force_native_type": False, "encoding": self.to_encoding}
+        kwargs["export_form"] = export_form
+        resource_class = self.choose_export_resource_class(export_form, request)
+        resource = resource_class(**self.get_export_resource_kwargs(request, **kwargs))
+        chunks = stream_csv(
+            resource,
+            queryset,
+            export_fields=self.get_export_resource_fields_from_form(export_form),
+            **kwargs,
+        )
+        if self.to_encoding:
+            chunks = (chunk.encode(self.to_encoding) for chunk in chunks)
+        response = StreamingHttpResponse(chunks, content_type=file_format.get_content_type())
+        filename = self.get_export_filename(request, queryset, file_format)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        post_export.send(sender=None, model=self.model)
+        return response
 
     # -- pagination (admin_ext.pagination) ---------------------------------------
     # A million patients: the counts stop at CountingPaginator.count_cap rows

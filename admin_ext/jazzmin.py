@@ -36,6 +36,7 @@ JAZZMIN_SETTINGS = {
         "people.user": "fas fa-user",
         "people.loginevent": "fas fa-sign-in-alt",
         "auth.group": "fas fa-users",
+        "imports.importjob": "fas fa-file-import",
     },
     "default_icon_children": "fas fa-circle",
     "related_modal_active": False,

@@ -39,9 +39,11 @@ tables first unless it says otherwise; ``rows`` is what the case imported):
   history rows it added: the last two must be 0.
 - ``export_stream``: the patient export as the admin runs it (changelist, Export,
   CSV, as a superuser through Django's test client), the response read to the end,
-  on what the import left. Runs only once a streaming export exists, i.e. once one
-  of :data:`EXPORT_STREAM_MODULES` defines a callable whose name contains
-  "stream"; otherwise its line says ``skipped``.
+  on what the import left (imported first, untimed, in a process of its own if the
+  tables do not hold it; ``export_peak_rss_mb`` is the export process's own peak,
+  without that import). Runs only once a streaming export exists, i.e. once one of
+  :data:`EXPORT_STREAM_MODULES` defines a callable whose name contains "stream";
+  otherwise its line says ``skipped``.
 
 Timed: from reading the file (the dataset the admin or command builds is part of
 the cost) to the end of the import; setup and checks are outside. Each case runs in
@@ -247,7 +249,10 @@ def ratios(db: str, size: int, results: dict[str, dict]) -> dict:
     targets[f"export_stream_under_{EXPORT_PEAK_MB}_mb"] = (
         None
         if speed("export_stream") is None
-        else bool(export.get("streamed")) and export["peak_rss_mb"] < EXPORT_PEAK_MB
+        # The export process alone (peak_rss_mb includes the import run before it
+        # when the case runs on its own).
+        else bool(export.get("streamed"))
+        and export.get("export_peak_rss_mb", export["peak_rss_mb"]) < EXPORT_PEAK_MB
     )
     return {
         "case": "ratios",
@@ -708,8 +713,38 @@ def streaming_export_function() -> str | None:
     return None
 
 
+def import_in_a_child(folder: Path, manifest: dict) -> None:
+    """Leave the folder imported, as :func:`ensure_imported`, but in a child process of its own.
+
+    An import run in this process would set its high-water mark and hide what the
+    export itself takes. (The parent's ``peak_rss_mb``, from ``wait4``, still counts
+    this reaped child; ``export_peak_rss_mb`` does not.)
+    """
+    from clinic.models import Patient
+
+    if Patient.objects.count() == file_rows(manifest, "patients.csv"):
+        return
+    progress("importing the folder first, in a child process (untimed)")
+    command = [sys.executable, "-m", "bench.imports", "--child", "import_new", "--folder"]
+    done = subprocess.run(
+        [*command, str(folder)], cwd=BASE_DIR, stdout=subprocess.PIPE, text=True, check=False
+    )
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if not records or "error" in records[-1]:
+        error = records[-1].get("error") if records else f"exit status {done.returncode}"
+        raise BenchError(f"importing the folder before the export failed: {error}")
+
+
 def export_stream(folder: Path, manifest: dict) -> dict:
-    """The admin's CSV export of every patient, read to the end (when streamed)."""
+    """The admin's CSV export of every patient, read to the end (when streamed).
+
+    When the tables do not hold the folder yet, it is imported first (untimed) in a
+    process of its own (:func:`import_in_a_child`). ``export_peak_rss_mb`` is this
+    process's own peak resident set (``RUSAGE_SELF``: Django, the test client and
+    the export, no child): the figure the DESIGN.md target (under 300 MB) is
+    about. ``peak_rss_mb`` equals it unless that import ran, whose peak it then
+    includes.
+    """
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.urls import reverse
@@ -721,7 +756,7 @@ def export_stream(folder: Path, manifest: dict) -> dict:
     if function is None:
         modules = ", ".join(EXPORT_STREAM_MODULES)
         return {"skipped": f"no streaming export yet (no callable named *stream* in {modules})"}
-    ensure_imported(folder, manifest)
+    import_in_a_child(folder, manifest)
     setup_test_environment()  # response.context, which the export form helpers read
     user = User.objects.filter(email=SUPERUSER_EMAIL).first() or User.objects.create_superuser(
         email=SUPERUSER_EMAIL, password=None
@@ -742,7 +777,11 @@ def export_stream(folder: Path, manifest: dict) -> dict:
     if response.status_code != 200:
         raise BenchError(f"the export answered {response.status_code}")
     return counter.record(
-        max(0, lines - 1), bytes=size, streamed=response.streaming, export_function=function
+        max(0, lines - 1),
+        bytes=size,
+        streamed=response.streaming,
+        export_function=function,
+        export_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     )
 
 

@@ -43,6 +43,19 @@ Between preview and confirm the known files wait in the database as one ZIP
 user, named by an unguessable token, expiring, deleted when the confirm ends), never
 in a temporary folder; ignored members are not kept. The confirm form carries only
 that token and the "valid rows only" choice.
+
+A preview that offers no confirm (invalid rows, a conflict) keeps the stored folder
+too (issue 6): the upload form comes back with "File: synthea.zip (CSV files:
+patients.csv 1,234 rows, ...) — choose other files to replace it" and the token in
+its hidden ``kept_upload`` field, so that posting it again without files previews
+the same folder (say with "valid rows only" ticked). The token is checked as at
+confirm (the user's, not expired; anything else gets ``storage.REFUSAL``); files
+chosen replace the kept folder (deleted). A folder that could not be read is never
+kept.
+
+Preview and confirm record their progress for the page to poll
+(``admin_ext.imports.views.ImportProgress``: ``import_folder``'s ``progress(file
+name, rows read)``) when the page posted a ``progress_id``.
 """
 
 from __future__ import annotations
@@ -75,7 +88,18 @@ from admin_ext.imports.models import ImportJob
 from admin_ext.imports.reading import ImportFileError, check_upload_size, read_table
 from admin_ext.imports.resources import ImportProblem
 from admin_ext.imports.services import file_entry, job_finish, job_start
-from admin_ext.imports.storage import REFUSAL, DatabaseStorage, UploadUnavailable
+from admin_ext.imports.storage import (
+    KEPT_FIELD,
+    REFUSAL,
+    DatabaseStorage,
+    KeptUpload,
+    UploadTracker,
+    UploadUnavailable,
+    discard,
+    find_upload,
+    is_token,
+)
+from admin_ext.imports.views import READING, ImportProgress
 from clinic.models import Doctor, Organization, mask_ssn
 from clinic.synthea import ENCOUNTERS_FILE, FOLDER_FILES, FolderResult, import_folder
 
@@ -95,6 +119,8 @@ MAX_LISTED_PROBLEMS = 500
 HEAD_BYTES = reading.SAMPLE_BYTES
 #: The history reason a preview runs under (it writes nothing: rolled back).
 PREVIEW_REASON = "Preview"
+#: How often (in rows of a file) a preview or confirm reports its progress to the page.
+PROGRESS_EVERY = 1000
 #: Columns whose values are SSNs, compared lower-case: masked in the problems the
 #: page lists for users without ``clinic.view_ssn`` (DESIGN.md PHI rule).
 SSN_COLUMNS = frozenset({"ssn"})
@@ -170,18 +196,24 @@ class MultipleFileField(forms.FileField):
 
 
 class SyntheaUploadForm(forms.Form):
-    """The folder (a ZIP or CSV files) and the explicit "valid rows only" choice.
+    """The folder (a ZIP or CSV files), the kept folder, and the explicit "valid rows
+    only" choice.
 
     ``clean_files`` checks each file's size (``reading.check_upload_size``) and the
-    number of files before anything is read.
+    number of files before anything is read. ``kept_upload`` (hidden) is the token of
+    the folder an earlier preview kept; without files it must be there (else "This
+    field is required.") and token-shaped (else ``storage.REFUSAL``); the view checks
+    its owner and expiry when it reads it. Files chosen win.
     """
 
     files = MultipleFileField(
         label="Synthea folder",
+        required=False,
         help_text="A ZIP of the Synthea output folder (or of its csv folder), or its CSV "
         "files selected together: " + ", ".join(FOLDER_FILES) + ". Other files are ignored.",
         widget=MultipleFileInput(attrs={"accept": ".zip,.csv,application/zip,text/csv"}),
     )
+    kept_upload = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     valid_rows_only = forms.BooleanField(
         label="Import the valid rows only",
         required=False,
@@ -202,6 +234,18 @@ class SyntheaUploadForm(forms.Form):
             except ImportFileError as exc:
                 raise forms.ValidationError(exc.message, code="too_large") from None
         return uploads
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("files") or "files" in self.errors:
+            return cleaned
+        token = (cleaned.get(KEPT_FIELD) or "").strip()
+        if not token:
+            error = self.fields["files"].error_messages["required"]
+            self.add_error("files", forms.ValidationError(error, code="required"))
+        elif not is_token(token):
+            self.add_error("files", forms.ValidationError(REFUSAL, code="unavailable"))
+        return cleaned
 
 
 class SyntheaConfirmForm(forms.Form):
@@ -476,6 +520,10 @@ def _numbered(rows):
             yield index + 2, cells
 
 
+#: How many times ``IMPORT_MAX_ROWS`` an uploaded ``encounters.csv`` may hold.
+ENCOUNTER_ROWS_FACTOR = 40
+
+
 def _open_member(data: bytes, name: str):
     """Opener of member ``name`` of the folder ZIP ``data`` (see
     :meth:`SyntheaFolder.openers`)."""
@@ -484,7 +532,12 @@ def _open_member(data: bytes, name: str):
             content = archive.read(name)
         except Exception as exc:  # damaged after all
             raise _damaged("The upload", name, exc) from None
-    table = read_table(content, name)
+    # Encounters only feed a tally (no record per row): their limit is the record
+    # files' times ENCOUNTER_ROWS_FACTOR (Synthea writes tens of encounters a patient).
+    limit = int(getattr(settings, "IMPORT_MAX_ROWS", reading.DEFAULT_MAX_ROWS))
+    if name == ENCOUNTERS_FILE:
+        limit *= ENCOUNTER_ROWS_FACTOR
+    table = read_table(content, name, max_rows=limit)
     del content
     return list(table.headers), _numbered(table.rows)
 
@@ -515,6 +568,23 @@ def _with_rows(entries: list[dict], result: FolderResult | None) -> list[dict]:
 
 def _job_counts(result: FolderResult) -> dict:
     return {**result.counts, "skipped": result.problem_count if result.written else 0}
+
+
+def folder_detail(folder: SyntheaFolder, result: FolderResult | None) -> str:
+    """What a kept folder holds, for the upload form: ``"CSV files: organizations.csv
+    1 row, patients.csv 1,234 rows, encounters.csv 5,000 rows"`` (a file the preview
+    did not reach is named without a count)."""
+    rows = {outcome.name: outcome.rows for outcome in result.files} if result else {}
+    if result and result.encounters:
+        rows[ENCOUNTERS_FILE] = result.encounters
+    parts = []
+    for name in folder.names:
+        if name in rows:
+            noun = "row" if rows[name] == 1 else "rows"
+            parts.append(f"{name} {rows[name]:,} {noun}")
+        else:
+            parts.append(name)
+    return "CSV files: " + ", ".join(parts)
 
 
 def _importable(result: FolderResult) -> bool:
@@ -612,54 +682,97 @@ class SyntheaFolderImportMixin:
         if not self.has_synthea_import_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            if request.POST.get("step") == "confirm":
-                return self._synthea_confirm(request)
-            return self._synthea_preview(request)
+            progress = ImportProgress.for_request(request)
+            progress.stage(READING)
+            try:
+                if request.POST.get("step") == "confirm":
+                    return self._synthea_confirm(request, progress)
+                return self._synthea_preview(request, progress)
+            finally:
+                progress.finish()
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET", "POST"])
         return self._synthea_render(request, upload_form=SyntheaUploadForm())
 
-    def _synthea_preview(self, request):
-        """Check the upload, dry-run the folder, then offer the confirm (the upload
-        stored) or record a refused job (nothing stored)."""
+    def _synthea_preview(self, request, progress=None):
+        """Check the upload (or read the kept folder), dry-run the folder, then offer the
+        confirm or record a refused job; either way the folder stays stored (a new
+        upload is stored, replacing the kept one), unless it could not be read."""
         form = SyntheaUploadForm(request.POST, request.FILES)
         if not form.is_valid():
-            return self._synthea_render(request, upload_form=form)
+            kept = find_upload(request.POST.get(KEPT_FIELD, "").strip(), request.user)
+            return self._synthea_render(request, upload_form=form, kept=kept)
+        posted = form.cleaned_data[KEPT_FIELD].strip()
+        kept_token = ""
         try:
-            folder = folder_from_uploads(form.cleaned_data["files"])
+            if form.cleaned_data["files"]:
+                discard(posted, request.user)  # files chosen replace the kept folder
+                folder = folder_from_uploads(form.cleaned_data["files"])
+            else:
+                folder = self._kept_folder(request, posted)
+                kept_token = posted
+        except UploadUnavailable:
+            discard(posted, request.user)  # the user's own, expired; never another's
+            form.add_error("files", REFUSAL)
+            return self._synthea_render(request, upload_form=form)
         except ImportFileError as exc:
             form.add_error("files", exc.message)
             return self._synthea_render(request, upload_form=form)
         valid_only = form.cleaned_data["valid_rows_only"]
+        again = SyntheaUploadForm(initial={"valid_rows_only": valid_only})
         result, error = self._run_folder(
-            request, folder, reason=PREVIEW_REASON, dry_run=True, valid_rows_only=valid_only
+            request,
+            folder,
+            reason=PREVIEW_REASON,
+            dry_run=True,
+            valid_rows_only=valid_only,
+            progress=progress,
         )
         if error is not None:
+            discard(kept_token, request.user)  # it cannot be previewed: not worth keeping
             job = self._record_job(
                 request, folder, valid_only, ImportJob.Status.FAILED, result, error
             )
             return self._synthea_render(
-                request, upload_form=SyntheaUploadForm(), folder=folder, job=job, error=error
+                request, upload_form=again, folder=folder, job=job, error=error
             )
+        token = kept_token or self._store_folder(request, folder)
         confirmable = not result.conflict and (result.valid or (valid_only and _importable(result)))
         if not confirmable:
             status = folder_status(result)
             job = self._record_job(
                 request, folder, valid_only, status, result, PREVIEW_MESSAGES.get(status, "")
             )
+            kept = KeptUpload(token, folder.label, folder_detail(folder, result))
             return self._synthea_render(
-                request, upload_form=SyntheaUploadForm(), folder=folder, result=result, job=job
+                request, upload_form=again, folder=folder, result=result, job=job, kept=kept
             )
-        storage = DatabaseStorage(user=request.user, file_name=folder.label, read_mode="rb")
-        storage.save(folder.data)
         confirm_form = SyntheaConfirmForm(
-            initial={"step": "confirm", "token": storage.name, "valid_rows_only": valid_only}
+            initial={"step": "confirm", "token": token, "valid_rows_only": valid_only}
         )
         return self._synthea_render(
             request, confirm_form=confirm_form, folder=folder, result=result, valid_only=valid_only
         )
 
-    def _synthea_confirm(self, request):
+    def _kept_folder(self, request, token) -> SyntheaFolder:
+        """The folder a preview kept under ``token``, read as at confirm. Raises
+        ``UploadUnavailable`` unless it is the user's and has not expired, or when
+        its bytes are not a folder (only an altered row's are not)."""
+        tracker = UploadTracker()
+        storage = DatabaseStorage(name=token, user=request.user, read_mode="rb", tracker=tracker)
+        data = storage.read()
+        try:
+            return open_folder(data, tracker.read_name or "The stored upload")
+        except ImportFileError:
+            raise UploadUnavailable() from None
+
+    def _store_folder(self, request, folder) -> str:
+        """Store ``folder`` for the user (``DatabaseStorage``); returns its token."""
+        storage = DatabaseStorage(user=request.user, file_name=folder.label, read_mode="rb")
+        storage.save(folder.data)
+        return storage.name
+
+    def _synthea_confirm(self, request, progress=None):
         """Import the upload the preview stored: one job, one transaction; the upload is
         deleted however it ends. A token that is not the user's live upload is
         refused with a message and a redirect back to the upload form."""
@@ -684,7 +797,12 @@ class SyntheaFolderImportMixin:
                 valid_rows_only=valid_only,
             )
             result, error = self._run_folder(
-                request, folder, reason=job.reason, dry_run=False, valid_rows_only=valid_only
+                request,
+                folder,
+                reason=job.reason,
+                dry_run=False,
+                valid_rows_only=valid_only,
+                progress=progress,
             )
         finally:
             storage.remove()
@@ -709,6 +827,7 @@ class SyntheaFolderImportMixin:
             status=status,
             counts=_job_counts(result),
             problems=result.problems,
+            problem_count=result.problem_count,
             failed_rows=result.failed_rows,
             message=headline,
             files=_with_rows(entries, result),
@@ -732,11 +851,15 @@ class SyntheaFolderImportMixin:
             )
         )
 
-    def _run_folder(self, request, folder, *, reason, dry_run, valid_rows_only):
+    def _run_folder(self, request, folder, *, reason, dry_run, valid_rows_only, progress=None):
         """``import_folder`` over ``folder``: returns ``(FolderResult or None, error
         message or None)``. A file that cannot be read or a refused permission is
         the error; so is any other exception (logged), so that no upload makes a
-        server error."""
+        server error. ``progress`` (an ``ImportProgress``) hears of every
+        :data:`PROGRESS_EVERY` rows."""
+        options = {}
+        if progress is not None and progress.enabled:
+            options = {"progress": progress.file_rows, "progress_every": PROGRESS_EVERY}
         try:
             result = import_folder(
                 folder.openers(),
@@ -744,6 +867,7 @@ class SyntheaFolderImportMixin:
                 reason=reason,
                 dry_run=dry_run,
                 valid_rows_only=valid_rows_only,
+                **options,
             )
         except (ImportFileError, PermissionDenied) as exc:
             return None, f"The folder cannot be imported: {exc}"
@@ -768,6 +892,7 @@ class SyntheaFolderImportMixin:
             status=status,
             counts=_job_counts(result) if result else {},
             problems=result.problems if result else [],
+            problem_count=result.problem_count if result else 0,
             failed_rows=result.failed_rows if result else [],
             message=message,
         )
@@ -804,8 +929,10 @@ class SyntheaFolderImportMixin:
         job=None,
         error="",
         valid_only=False,
+        kept=None,
     ):
-        """The page: the upload form or the confirm form, and what the preview found."""
+        """The page: the upload form (with the kept folder, ``kept``, a ``KeptUpload``)
+        or the confirm form, and what the preview found."""
         context = {
             **self.admin_site.each_context(request),
             "title": "Import Synthea folder",
@@ -817,6 +944,7 @@ class SyntheaFolderImportMixin:
             "job": job,
             "job_url": self._job_url(request, job) if job else None,
             "valid_only": valid_only,
+            "kept_upload": kept,
             "folder_files": FOLDER_FILES,
             "max_rows": int(getattr(settings, "IMPORT_MAX_ROWS", reading.DEFAULT_MAX_ROWS)),
             "max_size": _size(_limit()),

@@ -27,6 +27,26 @@ from clinic.validators import (
 )
 
 
+def _history(**kwargs) -> HistoricalRecords:
+    """simple-history records whose change reason (text, as settings'
+    ``SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD`` makes it everywhere) is
+    indexed: an import job's page finds the rows it wrote by their reason ("Import #12")."""
+    return HistoricalRecords(
+        history_change_reason_field=models.TextField(null=True, db_index=True),
+        **kwargs,
+    )
+
+
+def _import_digest() -> models.CharField:
+    """``import_digest``: a hash of the file row an import last wrote this record from
+    (``admin_ext.imports.resources.ServiceModelResource.row_digest``). A re-import of
+    the same row skips the record without reading it field by field; every other save
+    clears it (the services), so a record changed since is compared in full."""
+    return models.CharField(
+        _("import digest"), max_length=32, blank=True, default="", editable=False
+    )
+
+
 class Gender(models.TextChoices):
     """Administrative gender as Synthea writes it (``M``/``F``)."""
 
@@ -46,8 +66,9 @@ class Organization(models.Model):
     state = models.CharField(_("state"), max_length=50, blank=True, validators=[validate_us_state])
     zip = models.CharField(_("ZIP"), max_length=10, blank=True, validators=[validate_zip])
     phone = models.CharField(_("phone"), max_length=60, blank=True)
+    import_digest = _import_digest()
 
-    history = HistoricalRecords()
+    history = _history(excluded_fields=["import_digest"])
 
     class Meta:
         verbose_name = _("organization")
@@ -97,9 +118,10 @@ class Doctor(models.Model):
         related_name="doctor",
         verbose_name=_("login"),
     )
+    import_digest = _import_digest()
 
     objects = DoctorQuerySet.as_manager()
-    history = HistoricalRecords()
+    history = _history(excluded_fields=["import_digest"])
 
     class Meta:
         verbose_name = _("doctor")
@@ -125,7 +147,7 @@ MSG_DECEASED_NO_DATE = "A deceased patient needs a death date."
 
 # Kept by name so the work-queue proxies below can share its post_save receiver.
 # match_key is derived from the name and birth date (no information of its own).
-_patient_history = HistoricalRecords(excluded_fields=["updated_at", "match_key"])
+_patient_history = _history(excluded_fields=["updated_at", "match_key", "import_digest"])
 
 
 def normalized_name(text: str) -> str:
@@ -141,13 +163,14 @@ def normalized_name(text: str) -> str:
 def patient_match_key(first_name: str, last_name: str, birth_date) -> str:
     """The duplicate-matching key of a patient: ``"1980-05-17|ann|patel"``.
 
-    Birth date (ISO 8601) and :func:`normalized_name` of the first and last names;
+    Birth date (ISO 8601: a ``date`` or its text) and :func:`normalized_name` of the
+    first and last names;
     '' without a birth date. Stored in ``Patient.match_key`` (indexed), so checking
     a whole import file for likely duplicates is one ``IN`` lookup per chunk of keys.
     """
     if not birth_date:
         return ""
-    return f"{birth_date.isoformat()}|{normalized_name(first_name)}|{normalized_name(last_name)}"
+    return f"{birth_date}|{normalized_name(first_name)}|{normalized_name(last_name)}"
 
 
 class Patient(models.Model):
@@ -236,6 +259,7 @@ class Patient(models.Model):
         db_index=True,
         help_text=_("Birth date and normalized names (patient_match_key); set on every save."),
     )
+    import_digest = _import_digest()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     created_by = models.ForeignKey(
@@ -306,6 +330,12 @@ class Patient(models.Model):
 
     def __str__(self):
         return f"{self.first_name} {self.last_name} ({self.mrn})"
+
+    def save(self, *args, **kwargs):
+        """Save, keeping ``match_key`` in step with the names and birth date whatever the
+        caller (``clean()`` sets it too, for bulk writes, which do not call ``save``)."""
+        self.match_key = patient_match_key(self.first_name, self.last_name, self.birth_date)
+        super().save(*args, **kwargs)
 
     def clean(self):
         """Normalize and check the rules that span fields (Django's ``Model.clean``).
@@ -447,7 +477,7 @@ class PatientShare(models.Model):
     )
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = _history()
 
     class Meta:
         verbose_name = _("patient share")

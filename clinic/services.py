@@ -130,6 +130,7 @@ def organization_save(*, organization: Organization, actor, reason: str) -> Orga
     Returns it saved. Raises ``ValidationError`` (``full_clean``).
     """
     organization.full_clean()
+    organization.import_digest = ""  # no longer the file row it may have come from
     _attribute(organization, actor=actor, reason=reason)
     organization.save()
     return organization
@@ -176,6 +177,7 @@ def doctor_save(*, doctor: Doctor, actor, reason: str) -> Doctor:
     another doctor fails the one-to-one uniqueness check).
     """
     doctor.full_clean()
+    doctor.import_digest = ""  # no longer the file row it may have come from
     old_user = None
     if doctor.pk:
         old_user = Doctor.objects.filter(pk=doctor.pk).values_list("user", flat=True).first()
@@ -499,6 +501,7 @@ def patient_save(
         actor=actor,
         confirmed_not_duplicate=confirmed_not_duplicate,
     )
+    patient.import_digest = ""  # no longer the file row it may have come from
     # Bumped last, so a refused save leaves the caller's version as it was.
     patient.version = stored["version"] + 1 if stored else 1
     _attribute(patient, actor=actor, reason=reason)
@@ -717,9 +720,14 @@ def patients_assign_primary_doctors(
             doctor = assignments[patient.pk]
             primary_doctor_check(doctor=doctor, previous_doctor_id=patient.primary_doctor_id)
             patient.primary_doctor = doctor
+            patient.import_digest = ""  # no longer the file row it came from
             batch.append(patient)
         patients_bulk_save(
-            created=[], updated=batch, actor=actor, reason=reason, fields=["primary_doctor"]
+            created=[],
+            updated=batch,
+            actor=actor,
+            reason=reason,
+            fields=["primary_doctor", "import_digest"],
         )
         changed += len(batch)
     return changed

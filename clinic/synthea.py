@@ -16,7 +16,7 @@ import tablib
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from admin_ext.imports.reading import iter_csv_file
+from admin_ext.imports.reading import ImportFileError, iter_csv_file
 from admin_ext.imports.resources import ImportProblem, ImportResult, is_conflict, rows_by_key
 
 #: The encounters file ``import_synthea`` reads primary doctors from.
@@ -70,7 +70,7 @@ def primary_providers(
     messages; ``progress``, an optional ``progress(rows_read)`` callable called
     every ``progress_every`` rows.
     Returns a :class:`PrimaryProviders`. Raises ``ImportFileError`` if the file
-    cannot be read and ``ValueError`` if its header lacks PATIENT, PROVIDER or START.
+    cannot be read or its header lacks PATIENT, PROVIDER or START.
     """
     if table is None:
         table = iter_csv_file(path)
@@ -80,7 +80,9 @@ def primary_providers(
     index = {h.strip().upper(): i for i, h in enumerate(headers)}
     missing = [c for c in ("PATIENT", "PROVIDER", "START") if c not in index]
     if missing:
-        raise ValueError(f"{name} has no column {', '.join(missing)}")
+        raise ImportFileError(
+            f"{name} has no column {', '.join(missing)}: it is not a Synthea encounters file."
+        )
     patient_at, provider_at, start_at = (index[c] for c in ("PATIENT", "PROVIDER", "START"))
     start_col = headers[start_at]
     width = max(patient_at, provider_at, start_at) + 1
@@ -240,6 +242,7 @@ def import_folder(
     reason: str,
     dry_run: bool = False,
     valid_rows_only: bool = False,
+    confirmed_not_duplicate: bool = False,
     progress: Callable[[str, int], None] | None = None,
     progress_every: int = 10000,
     chunk_rows: int = CHUNK_ROWS,
@@ -257,6 +260,8 @@ def import_folder(
 
     Args: ``sources`` maps file names (:data:`FOLDER_FILES`) to openers; ``actor``
     (User or None); ``reason`` the history reason (``Import #<job id>``);
+    ``confirmed_not_duplicate`` lets patients in who look like registered ones (the
+    user checked the MRNs a preview named; each row's history reason says so);
     ``progress(file name, rows read)``, called every ``progress_every`` rows.
     Returns a :class:`FolderResult`. Raises ``PermissionDenied`` when ``actor`` may
     not import a file's records; ``ImportFileError`` (from the openers) for a file
@@ -277,8 +282,10 @@ def import_folder(
         with transaction.atomic():
             for name, resource_class in synthea_files():
                 options = {}
+                if name == "patients.csv":
+                    options["confirmed_not_duplicate"] = confirmed_not_duplicate
                 if name == "patients.csv" and primary is not None:
-                    options = {
+                    options |= {
                         "primary_provider_of": primary.by_patient,
                         "doctors": rows_by_key(
                             Doctor.objects.all(), "external_id", set(primary.by_patient.values())
@@ -332,6 +339,9 @@ def _import_file(
     outcome = FileOutcome(name=name, headers=list(headers))
     result.files.append(outcome)
     resource = resource_class(user=actor, reason=reason)
+    extra = {}
+    if "confirmed_not_duplicate" in options:
+        extra["confirmed_not_duplicate"] = options.pop("confirmed_not_duplicate")
     for attribute, value in options.items():
         setattr(resource, attribute, value)
     seen: set[int] = set()
@@ -348,6 +358,7 @@ def _import_file(
             user=actor,
             valid_rows_only=valid_rows_only,
             first_row=first_row,
+            **extra,
         )
         for key, value in imported.counts.items():
             outcome.counts[key] += value

@@ -5,11 +5,19 @@ an import job record for every import, and the "valid rows only" choice.
 every ModelAdmin with an import page gets it; it uses import-export's own hooks
 (``process_dataset``, ``process_result``, ``get_import_data_kwargs``, the form
 classes) rather than new views.
+
+The upload page also says what was read ("CSV, semicolon-separated, Windows-1252,
+1,234 rows": :class:`FileRead`, context ``file_read``), accepts a form without a
+file when it carries a kept upload's token (``kept_upload``, see
+``admin_ext.imports.storage``), and records its progress for the page to poll
+(``admin_ext.imports.views.ImportProgress``: the Resource's ``progress``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
@@ -20,8 +28,63 @@ from import_export.formats.base_formats import Format
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from admin_ext.imports.models import ImportJob
-from admin_ext.imports.reading import ImportFileError, check_upload_size, read_table
+from admin_ext.imports.reading import (
+    ImportFileError,
+    Table,
+    check_upload_size,
+    encoding_label,
+    read_table,
+)
 from admin_ext.imports.services import file_entry, job_finish, job_start
+from admin_ext.imports.storage import KEPT_FIELD, REFUSAL, KeptUpload, is_token
+from admin_ext.imports.views import CHECKING, READING, ImportProgress
+
+#: How a CSV delimiter is named to users.
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def describe_table(table: Table) -> str:
+    """What was read, for people: ``"XLSX"`` or ``"CSV, semicolon-separated,
+    Windows-1252"`` (format, delimiter, encoding as ``reading`` names it)."""
+    if table.format != "CSV":
+        return table.format
+    parts = ["CSV"]
+    if table.delimiter:
+        parts.append(f"{DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))}-separated")
+    if table.encoding:
+        parts.append(encoding_label(table.encoding))
+    return ", ".join(parts)
+
+
+@dataclass
+class FileRead:
+    """An uploaded file as :class:`DetectedFormat` read it: ``format`` (``"CSV"`` or
+    ``"XLSX"``), ``description`` (:func:`describe_table`), data ``rows``, and the
+    bytes' ``sha256`` (hex) and ``size``. ``str()`` is what the upload form shows:
+    ``"CSV, comma-separated, UTF-8, 1,234 rows"``."""
+
+    format: str
+    description: str
+    rows: int
+    sha256: str
+    size: int
+
+    def __str__(self) -> str:
+        noun = "row" if self.rows == 1 else "rows"
+        return f"{self.description}, {self.rows:,} {noun}"
+
+
+@dataclass
+class _Reading:
+    """The file the current import request read (import-export calls
+    ``create_dataset`` with the bytes only, so the request's admin hears of it here)."""
+
+    file: FileRead | None = None
+
+
+_reading: contextvars.ContextVar[_Reading | None] = contextvars.ContextVar(
+    "admin_ext_import_reading", default=None
+)
 
 
 class DetectedFormat(Format):
@@ -48,6 +111,15 @@ class DetectedFormat(Format):
         dataset.sha256 = hashlib.sha256(in_stream).hexdigest()
         dataset.size = len(in_stream)
         dataset.format_name = table.format
+        reading = _reading.get()
+        if reading is not None:
+            reading.file = FileRead(
+                format=table.format,
+                description=describe_table(table),
+                rows=len(dataset),
+                sha256=dataset.sha256,
+                size=dataset.size,
+            )
         return dataset
 
     def can_import(self):
@@ -58,9 +130,18 @@ class DetectedFormat(Format):
 
 
 class JobImportForm(ImportForm):
-    """import-export's upload form: the size limit checked before anything is read, and
-    the explicit choice to import the valid rows only."""
+    """import-export's upload form: the size limit checked before anything is read, the
+    explicit choice to import the valid rows only, and the kept upload.
 
+    ``kept_upload`` (hidden) carries the token of the upload an earlier preview kept
+    (``admin_ext.imports.storage``). Posted without a file, the form's cleaned
+    ``import_file`` is a ``KeptUpload`` naming it (whose owner and expiry the admin
+    checks when it reads it); a token of the wrong shape is refused here with the
+    storage's refusal. A chosen file always wins. Neither: "This field is required."
+    """
+
+    import_file = forms.FileField(label="File to import", required=False)
+    kept_upload = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     valid_rows_only = forms.BooleanField(
         label="Import the valid rows only",
         required=False,
@@ -70,11 +151,27 @@ class JobImportForm(ImportForm):
 
     def clean_import_file(self):
         upload = self.cleaned_data["import_file"]
+        if not upload:
+            return None
         try:
             check_upload_size(upload.size, upload.name)
         except ImportFileError as exc:
             raise forms.ValidationError(exc.message, code="too_large") from None
         return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("import_file") or "import_file" in self.errors:
+            return cleaned
+        token = cleaned.get(KEPT_FIELD, "").strip()
+        if not token:
+            error = self.fields["import_file"].error_messages["required"]
+            self.add_error("import_file", forms.ValidationError(error, code="required"))
+        elif not is_token(token):
+            self.add_error("import_file", forms.ValidationError(REFUSAL, code="unavailable"))
+        else:
+            cleaned["import_file"] = KeptUpload(token=token)
+        return cleaned
 
 
 class JobConfirmImportForm(ConfirmImportForm):
@@ -111,6 +208,9 @@ class ImportJobAdminMixin:
       ``Import #<id>``) and finishes it with the counts, problems and duration.
     - A refused confirm (a concurrent change since the preview) says so and keeps
       nothing, instead of the library's success message.
+    - The preview's page gets ``file_read`` (:class:`FileRead`) once the file was
+      read; preview and confirm record their progress (``ImportProgress``) when the
+      page posted a ``progress_id``.
     """
 
     import_form_class = JobImportForm
@@ -140,15 +240,27 @@ class ImportJobAdminMixin:
         return {**super().get_import_data_kwargs(**kwargs), "valid_rows_only": valid_only}
 
     def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
+        progress = ImportProgress.for_request(request)
+        progress.stage(READING)
+        reading = _Reading()
+        reset = _reading.set(reading)
+        try:
+            response = super().import_action(request, **kwargs)
+        finally:
+            _reading.reset(reset)
+            progress.finish()
         context = getattr(response, "context_data", None) or {}
+        if reading.file is not None and "form" in context:
+            context["file_read"] = reading.file
         result, form = context.get("result"), context.get("form")
         if result is None or form is None or not form.is_valid():
             return response
         valid_only = form.cleaned_data.get("valid_rows_only", False)
         if result.problems:
             upload = form.cleaned_data["import_file"]
-            context["import_job"] = self._record_refused_preview(request, form, upload, result)
+            context["import_job"] = self._record_refused_preview(
+                request, form, upload, result, reading.file
+            )
             context["import_job_url"] = job_url(context["import_job"])
             if (
                 valid_only
@@ -158,13 +270,22 @@ class ImportJobAdminMixin:
                 context["confirm_form"] = self.create_confirm_form(request, import_form=form)
         return response
 
-    def _record_refused_preview(self, request, form, upload, result) -> ImportJob:
+    def process_import(self, request, **kwargs):
+        """The library's confirm, its progress recorded like the preview's."""
+        progress = ImportProgress.for_request(request)
+        progress.stage(READING)
+        try:
+            return super().process_import(request, **kwargs)
+        finally:
+            progress.finish()
+
+    def _record_refused_preview(self, request, form, upload, result, read=None) -> ImportJob:
         resource = self.choose_import_resource_class(form, request)
         job = job_start(
             actor=request.user,
             source=ImportJob.Source.ADMIN,
             kind=resource.get_display_name(),
-            files=[_entry(upload, result)],
+            files=[_entry(upload, result, read)],
             valid_rows_only=form.cleaned_data.get("valid_rows_only", False),
         )
         return job_finish(
@@ -208,22 +329,35 @@ class ImportJobAdminMixin:
         return result
 
     def get_import_resource_kwargs(self, request, **kwargs):
-        """The job's reason (``Import #<id>``) goes to the Resource at confirm."""
+        """The job's reason (``Import #<id>``) goes to the Resource at confirm; so does
+        the request's progress recorder (``progress``), when the page asked for one."""
         job = kwargs.pop("import_job", None)
         resource_kwargs = super().get_import_resource_kwargs(request, **kwargs)
         if job is not None:
             resource_kwargs["reason"] = job.reason
+        progress = ImportProgress.for_request(request)
+        if progress.enabled and request.method == "POST":
+            # Called once the file is read, just before the rows are checked.
+            reading = _reading.get()
+            total = reading.file.rows if reading is not None and reading.file else None
+            progress.stage(CHECKING, total=total)
+            resource_kwargs["progress"] = progress.rows
         return resource_kwargs
 
     def process_result(self, result, request):
         job = getattr(result, "import_job", None)
         if job is None or job.status in (ImportJob.Status.SUCCEEDED, ImportJob.Status.PARTIAL):
             return super().process_result(result, request)
-        first = str(result.problems[0]) if result.problems else job.get_status_display()
+        # The confirm imports again; if the data changed since the preview (a row now
+        # invalid, a concurrent change), everything was rolled back: say so.
+        for problem in result.problems[:20]:
+            messages.error(request, str(problem))
         messages.error(
             request,
             format_html(
-                "{}: nothing was imported. {} See the job for every problem.", _link(job), first
+                "{}: nothing was imported ({}). The job lists every problem.",
+                _link(job),
+                job.get_status_display().lower(),
             ),
         )
         return HttpResponseRedirect(
@@ -260,7 +394,12 @@ def _failed_rows(result) -> list[dict]:
     return [{**row, "headers": headers} for row in getattr(result, "failed_rows", [])]
 
 
-def _entry(upload, result) -> dict:
+def _entry(upload, result, read: FileRead | None = None) -> dict:
+    """The job's file entry: from what was read (``read``), else by hashing ``upload``."""
+    if read is not None:
+        return file_entry(
+            name=upload.name, sha256=read.sha256, size=read.size, fmt=read.format, rows=read.rows
+        )
     upload.seek(0)
     return file_entry(
         name=upload.name,

@@ -65,7 +65,7 @@ __all__ = [
 
 #: Fallbacks for the settings of the same meaning (backoffice/settings.py).
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-DEFAULT_MAX_ROWS = 200_000
+DEFAULT_MAX_ROWS = 25_000
 DEFAULT_MAX_XLSX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 
 #: The longest cell accepted, in characters. Python's csv module refuses fields over
@@ -380,7 +380,10 @@ def detect_format(data: bytes, name: str = "") -> str:
 # -- text -----------------------------------------------------------------------------
 
 
-def _encoding_label(encoding: str) -> str:
+def encoding_label(encoding: str) -> str:
+    """How users know the Python codec ``encoding``: ``"utf-8-sig"`` -> ``"UTF-8"``,
+    ``"cp1252"`` -> ``"Windows-1252"`` (the codec's name when there is no label).
+    Raises ``LookupError`` for an unknown codec."""
     return _ENCODING_LABELS.get(codecs.lookup(encoding).name, encoding)
 
 
@@ -408,7 +411,7 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError as exc:
-            label = _encoding_label(encoding)
+            label = encoding_label(encoding)
             raise ImportFileError(
                 f"{who} looks like {label} text but is not valid {label} at byte "
                 f'{exc.start:,}. Save it as "CSV UTF-8" and upload it again.'
@@ -697,7 +700,7 @@ def _records(
             if escaped and not line.isascii():
                 bad = _ESCAPED_BYTE.search(line)
                 if bad:
-                    label = _encoding_label(escaped)
+                    label = encoding_label(escaped)
                     note = (
                         f", the encoding of its first {SAMPLE_BYTES // 1024} KB" if guessed else ""
                     )
@@ -726,7 +729,7 @@ def _records(
         except csv.Error as exc:
             raise _csv_error(exc, row + 1, "".join(pending), delimiter, name, headers) from None
         except UnicodeDecodeError as exc:
-            label = _encoding_label(exc.encoding)
+            label = encoding_label(exc.encoding)
             raise ImportFileError(
                 f"{who}, row {row + 1}: the file is not valid {label} text from here on "
                 f"({exc.reason}). Save the whole file in one encoding (UTF-8 is best) and try "
@@ -907,7 +910,7 @@ def read_table(
     """Read an uploaded file as a :class:`Table`, its format decided by its content.
 
     Args: ``data`` the file's bytes; ``name`` its name as uploaded (messages only);
-    ``max_rows`` the most data rows (default ``settings.IMPORT_MAX_ROWS``, 200,000);
+    ``max_rows`` the most data rows (default ``settings.IMPORT_MAX_ROWS``, 25,000);
     ``max_xlsx_bytes`` the most an XLSX may unpack to, in bytes (default
     ``settings.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES``, 200 MB); ``max_bytes`` the
     largest file, in bytes (default ``settings.IMPORT_MAX_UPLOAD_BYTES``, 50 MB).
@@ -1059,7 +1062,7 @@ def iter_csv_file(
         )
     except UnicodeDecodeError as exc:
         raise ImportFileError(
-            f"{name} is not valid {_encoding_label(encoding)} text ({exc.reason} at byte "
+            f"{name} is not valid {encoding_label(encoding)} text ({exc.reason} at byte "
             f"{exc.start:,})."
         ) from None
     if len(head) < SAMPLE_BYTES and not sample.strip("\ufeff \t\r\n"):

@@ -65,6 +65,7 @@ def job_finish(
     failed_rows: list | None = None,
     message: str = "",
     files: list[dict] | None = None,
+    problem_count: int | None = None,
 ) -> ImportJob:
     """Record how ``job`` ended (``status`` an ``ImportJob.Status`` value) and when.
 
@@ -72,13 +73,14 @@ def job_finish(
     ``value``, ``message`` attributes) or dicts; at most
     ``ImportJob.MAX_STORED_PROBLEMS`` are kept, ``problem_count`` is exact.
     ``failed_rows`` dicts likewise. ``files``, when given, replaces the list (row
-    counts known only at the end). Returns the saved job.
+    counts known only at the end). ``problem_count`` is the exact number of problems
+    when the caller kept only some (default ``len(problems)``). Returns the saved job.
     """
     problems = list(problems or [])
     cap = ImportJob.MAX_STORED_PROBLEMS
     job.status = status
     job.counts = dict(counts or {})
-    job.problem_count = len(problems)
+    job.problem_count = len(problems) if problem_count is None else problem_count
     job.problems = [_problem_dict(p) for p in problems[:cap]]
     job.failed_rows = list(failed_rows or [])[:cap]
     job.message = message

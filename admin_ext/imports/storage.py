@@ -16,9 +16,16 @@ Here (DESIGN.md, "Import and export"; ``ImportUpload`` in ``models.py``):
 - :class:`DatabaseUploadAdminMixin` (a base of ``ClinicModelAdmin``) tells the storage
   who the user is (``get_tmp_storage_class_kwargs``), answers a refused upload with
   a message and a redirect to the import page instead of a server error, deletes
-  the upload when the job ends (confirmed, failed, or a preview with nothing to
-  confirm), and imports under the file name stored at upload rather than the one
+  the upload when the job ends (confirmed, failed, or a file that could not be
+  read), and imports under the file name stored at upload rather than the one
   the confirm form posts back.
+- A preview that read the file but offers no confirm (invalid rows, likely
+  duplicates) keeps the upload (issue 6): the upload form comes back with "File:
+  patients.csv (CSV, comma-separated, UTF-8, 1,234 rows)" and the token in its
+  hidden ``kept_upload`` field (:data:`KEPT_FIELD`), so that posting the form
+  again without a file previews the same upload, say with "valid rows only"
+  ticked. The token is checked exactly as at confirm (:meth:`DatabaseStorage.read`:
+  the user's, not expired); choosing a file replaces the kept upload (deleted).
 - Expired uploads are deleted by ``manage.py purge_imports`` (cron) and, in case
   that is forgotten, by every new upload (:func:`purge_expired`).
 """
@@ -113,6 +120,44 @@ def discard(token, user) -> int:
         return 0
     deleted, _ = ImportUpload.objects.filter(token=token, owner=user).delete()
     return deleted
+
+
+#: The upload form's hidden field carrying a kept upload's token (``JobImportForm``,
+#: ``SyntheaUploadForm``).
+KEPT_FIELD = "kept_upload"
+
+
+@dataclass
+class KeptUpload:
+    """An upload kept after a preview, as the upload form shows it and re-previews it.
+
+    ``token`` names the ``ImportUpload``; ``name`` is the file name as uploaded ('' until
+    looked up); ``detail`` what was read, e.g. ``"CSV, semicolon-separated,
+    Windows-1252, 1,234 rows"`` ('' when unknown). Also the cleaned ``import_file`` of
+    a form posted without a file (``JobImportForm``): the mixin reads the stored
+    upload instead of saving a new one.
+    """
+
+    token: str
+    name: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.detail})" if self.detail else self.name
+
+
+def find_upload(token, user) -> KeptUpload | None:
+    """``user``'s upload ``token`` if it has not expired, as a :class:`KeptUpload`
+    (name only: the content is not read), else None. The same test as
+    :meth:`DatabaseStorage.read`."""
+    if not is_token(token) or user is None or not getattr(user, "is_authenticated", False):
+        return None
+    name = (
+        ImportUpload.objects.filter(token=token, owner=user, expires_at__gt=timezone.now())
+        .values_list("name", flat=True)
+        .first()
+    )
+    return None if name is None else KeptUpload(token=token, name=name)
 
 
 @dataclass
@@ -217,6 +262,10 @@ class _Scope:
     tracker: UploadTracker = field(default_factory=UploadTracker)
     file_name: str = ""
     processing: bool = False
+    #: The kept upload a preview re-reads (its token), if the form came without a file.
+    kept: str = ""
+    #: The kept upload posted with a new file, deleted once the new file is saved.
+    replaces: str = ""
 
 
 _current: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
@@ -229,12 +278,18 @@ class DatabaseUploadAdminMixin:
     that makes :class:`DatabaseStorage` safe to use through the library's views.
 
     Hooks: ``get_tmp_storage_class_kwargs`` (passes ``user``, ``file_name``,
-    ``tracker``), ``write_to_tmp_storage`` (records the uploaded file's name),
+    ``tracker``), ``write_to_tmp_storage`` (records the uploaded file's name; for a
+    :class:`KeptUpload`, reads the stored upload instead of saving one; a new file
+    deletes the kept upload it replaces), ``add_data_read_fail_error_to_form`` (a
+    refused kept upload: :data:`REFUSAL` on the form, never another user's file),
     ``process_dataset`` (imports under the stored name, not the posted
     ``original_file_name``), and the two views, wrapped:
 
-    - ``import_action`` (preview): when no confirm form is offered (errors, an
-      unreadable file) the upload is deleted at once.
+    - ``import_action`` (preview): a file that could not be read is deleted at
+      once; a preview that read it keeps it, offering the confirm form or, if it
+      offers none, the upload form with the kept upload (context ``kept_upload``,
+      a :class:`KeptUpload` whose ``detail`` is the ``file_read`` context that
+      ``ImportJobAdminMixin`` adds).
     - ``process_import`` (confirm): a refused upload (:class:`UploadUnavailable`),
       altered ``format``/``resource`` fields, or stored bytes that do not parse in
       the posted format answer a message and a redirect to the import page; the
@@ -251,9 +306,29 @@ class DatabaseUploadAdminMixin:
 
     def write_to_tmp_storage(self, import_file, input_format):
         scope = _current.get()
+        if isinstance(import_file, KeptUpload):
+            # Always the database storage, whatever IMPORT_EXPORT_TMP_STORAGE_CLASS
+            # says: a posted token must never become a path to open.
+            found = find_upload(import_file.token, scope.user if scope else None)
+            import_file.name = found.name if found else ""
+            if scope is not None:
+                scope.file_name, scope.kept = import_file.name, import_file.token
+            kwargs = {**self.get_tmp_storage_class_kwargs(), "file_name": import_file.name}
+            return DatabaseStorage(
+                name=import_file.token, read_mode=input_format.get_read_mode(), **kwargs
+            )
         if scope is not None:
             scope.file_name = import_file.name or ""
-        return super().write_to_tmp_storage(import_file, input_format)
+        storage = super().write_to_tmp_storage(import_file, input_format)
+        if scope is not None and scope.replaces and scope.replaces != storage.name:
+            discard(scope.replaces, scope.user)
+        return storage
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, UploadUnavailable):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
 
     def process_dataset(self, dataset, form, request, **kwargs):
         scope = _current.get()
@@ -265,16 +340,33 @@ class DatabaseUploadAdminMixin:
 
     def import_action(self, request, **kwargs):
         scope = _Scope(user=request.user)
+        if request.method == "POST" and request.FILES.get("import_file"):
+            scope.replaces = request.POST.get(KEPT_FIELD, "").strip()
         reset = _current.set(scope)
         keep = False
         try:
             response = super().import_action(request, **kwargs)
-            keep = bool((getattr(response, "context_data", None) or {}).get("confirm_form"))
+            context = getattr(response, "context_data", None)
+            if context is None:
+                return response
+            previewed = context.get("result") is not None
+            keep = previewed or bool(context.get("confirm_form"))
+            if previewed and not context.get("confirm_form"):
+                token = scope.tracker.saved[-1] if scope.tracker.saved else scope.kept
+                detail = context.get("file_read")
+                context["kept_upload"] = KeptUpload(token, scope.file_name, str(detail or ""))
+            elif request.method == "POST" and not previewed and not scope.kept:
+                # Refused before it was read (a new file too large, a bad choice):
+                # the kept upload, if still there, stays on offer. One that was
+                # read and failed is deleted below.
+                context["kept_upload"] = find_upload(
+                    request.POST.get(KEPT_FIELD, "").strip(), request.user
+                )
             return response
         finally:
             _current.reset(reset)
             if not keep:
-                for token in scope.tracker.saved:
+                for token in [*scope.tracker.saved, scope.kept]:
                     discard(token, request.user)
 
     def process_import(self, request, **kwargs):

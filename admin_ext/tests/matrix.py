@@ -31,6 +31,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.db import connection, models, transaction
+from django.http import StreamingHttpResponse
 from django.template import Template
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -600,6 +601,12 @@ def recording_writes():
 # -- answers -------------------------------------------------------------------------
 
 
+class _ReadStream(StreamingHttpResponse):
+    """A streamed response (a CSV export) the matrix has read: ``text`` is plain data."""
+
+    text = None
+
+
 def body(response) -> str:
     """The response's text (a streamed or binary export too)."""
     if getattr(response, "streaming", False):
@@ -706,6 +713,9 @@ class Cell:
         except Exception as exc:  # a server error is a cell's result, not the test's end
             self.error = f"{method.upper()} {url} raised {type(exc).__name__}: {exc}"
             return None
+        if getattr(response, "streaming", False):
+            # Django's streamed responses have a read-only ``text``; keep ours.
+            response.__class__ = _ReadStream
         response.text = body(response)
         self.responses.append(response)
         return response

@@ -23,6 +23,7 @@ listed in the failure message, one per line.
 import csv
 import io
 import re
+import uuid
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -35,6 +36,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from admin_ext.imports.services import job_finish, job_start
+from admin_ext.imports.views import ImportProgress, progress_key
 from admin_ext.testing import PASSWORD
 from admin_ext.tests import matrix
 from admin_ext.tests.matrix import (
@@ -462,6 +464,27 @@ class PermissionMatrixTests(MatrixCase):
             # A history list has no form; a POST to it writes nothing, for anyone.
             post=lambda obj, own: ({}, {"ok", "denied", "405"}, []),
         )
+
+    def page_import_progress(self, endpoint):
+        """The import progress poll (admin_ext.imports.views): the signed-in user's own
+        figures only; every other persona's id names nothing (404), and it never writes."""
+        progress_id = "matrix-progress-0001"
+        url = endpoint.reverse(progress_id)
+        own = self.persona.user is not None and self.persona.user.is_staff
+        if own:
+            ImportProgress(progress_key(self.persona.user, progress_id)).finish()
+        with self.cell() as record:
+            record.send("get", url)
+        self.verify(f"GET {url}", record, {"ok"} if own else {"404"})
+        other = self.operator if self.persona.user != self.operator else self.admin
+        others_id = f"matrix-{uuid.uuid4().hex}"  # recorded for ``other`` only, ever
+        ImportProgress(progress_key(other, others_id)).finish()
+        with self.cell() as record:
+            record.send("get", endpoint.reverse(others_id))
+        self.verify(f"GET {url} (another user's)", record, {"404"})
+        with self.cell() as record:
+            record.send("post", url, {})
+        self.verify(f"POST {url}", record, {"405"})
 
     def page_failed_rows(self, endpoint):
         """An import job's failed rows as CSV: whoever may view the job downloads it."""
@@ -1139,6 +1162,7 @@ KINDS = {
     "change": "page_change",
     "history": "page_history",
     "failed_rows": "page_failed_rows",
+    "import_progress": "page_import_progress",
     "synthea_import": "page_synthea_import",
     "delete": "page_delete",
     "simple_history": "page_version",

@@ -336,7 +336,8 @@ class InvalidRowTests(SyntheaImportTestCase):
         )
         self.assertIsNone(response.context["confirm_form"])
         self.assertNothingImported()
-        self.assertFalse(ImportUpload.objects.exists())
+        # Kept for the next preview (the user fixes nothing in it; it still expires).
+        self.assertEqual(ImportUpload.objects.get().owner, self.steward)
         job = ImportJob.objects.get()
         self.assertEqual((job.status, job.actor), (ImportJob.Status.REFUSED, self.steward))
         self.assertEqual([(r["file"], r["row"]) for r in job.failed_rows], [("patients.csv", 3)])
@@ -382,7 +383,7 @@ class InvalidRowTests(SyntheaImportTestCase):
 
         self.assertIsNone(response.context["confirm_form"])
         self.assertEqual(ImportJob.objects.get().status, ImportJob.Status.REFUSED)
-        self.assertFalse(ImportUpload.objects.exists())
+        self.assertEqual(ImportUpload.objects.count(), 1)  # kept for the next preview
 
     def test_providers_without_their_organizations_get_one_message_naming_organizations_csv(self):
         providers = [

@@ -4,6 +4,7 @@ import tablib
 from django.urls import reverse
 from django.utils.html import escape
 
+from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Patient
 from clinic.resources import PatientResource
@@ -109,5 +110,7 @@ class ImportErrorsTests(ClinicTestCase):
         self.assertRedirects(response, reverse("admin:clinic_patient_import"))
         self.assertFalse(Patient.objects.filter(external_id="ok-1").exists())
         messages = [str(m) for m in response.wsgi_request._messages]
-        self.assertIn("Nothing was imported: the file has invalid rows.", messages)
+        job = ImportJob.objects.get()
+        self.assertEqual(job.status, ImportJob.Status.REFUSED)
+        self.assertTrue(any(f"{job}</a>: nothing was imported" in m for m in messages), messages)
         self.assertTrue(any("Row 3, column primary_doctor" in m for m in messages))

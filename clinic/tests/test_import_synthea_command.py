@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Organization, Patient
+from clinic.tests.factories import PatientFactory
 from clinic.tests.importing import write_csv
 
 ORG_HEADER = "Id,NAME,ADDRESS,CITY,STATE,ZIP,LAT,LON,PHONE,REVENUE,UTILIZATION".split(",")
@@ -208,3 +209,35 @@ class ImportSyntheaCommandTests(ClinicTestCase):
     def test_it_refuses_an_unknown_actor(self):
         with self.assertRaisesMessage(CommandError, "No user with email nobody@example.com"):
             self.run_command("--actor", "nobody@example.com")
+
+    def test_it_refuses_an_encounters_file_without_its_columns_and_records_the_failure(self):
+        write_csv(self.folder / "encounters.csv", ["Id", "START"], [["e", "2020-01-01"]])
+
+        with self.assertRaises(CommandError) as caught:
+            self.run_command()
+
+        self.assertIn("encounters.csv has no column PATIENT, PROVIDER", str(caught.exception))
+        self.assertFalse(Patient.objects.filter(external_id="pat-1").exists())
+        job = ImportJob.objects.get()
+        self.assertEqual(job.status, ImportJob.Status.FAILED)
+        self.assertIn("encounters.csv has no column", job.message)
+
+    def test_it_creates_likely_duplicates_only_when_confirmed(self):
+        registered = PatientFactory(
+            first_name="Cy5", last_name="Lee1", birth_date="1980-01-01", ssn="999-11-2222"
+        )
+
+        with self.assertRaises(CommandError) as caught:
+            self.run_command()
+        self.assertIn(
+            f"looks like a patient already registered: MRN {registered.mrn}", str(caught.exception)
+        )
+        self.assertFalse(Patient.objects.filter(external_id="pat-1").exists())
+
+        self.run_command("--confirm-duplicates")
+
+        created = Patient.objects.get(external_id="pat-1").history.earliest()
+        self.assertEqual(
+            created.history_change_reason,
+            f"{ImportJob.objects.latest('pk').reason} (confirmed not a duplicate of MRN {registered.mrn})",
+        )

@@ -112,14 +112,15 @@ class PreviewConfirmTests(StorageAdminTestCase):
 
             self.assertEqual(len(list(Path(folder).iterdir())), 1)
 
-    def test_a_preview_with_errors_keeps_no_upload(self):
+    def test_a_preview_with_errors_keeps_the_upload_for_the_next_preview_owned_and_expiring(self):
         rows = [["bad-1", "Bea", "Bad", "2990-01-01", "F"]]  # birth date in the future
 
         response = preview(self.client, "patient", upload("bad.csv", HEADER, rows))
 
         self.assertNotIn("confirm_form", response.context)
-        self.assertIn("result", response.context)  # it was read: the upload was saved
-        self.assertFalse(ImportUpload.objects.exists())
+        kept = ImportUpload.objects.get()  # re-previewed without choosing the file again
+        self.assertEqual((kept.owner, kept.name), (self.steward, "bad.csv"))
+        self.assertGreater(kept.expires_at, timezone.now())
 
     def test_a_confirm_that_fails_still_deletes_the_upload(self):
         response = self.preview_ok()

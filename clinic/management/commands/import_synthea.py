@@ -53,6 +53,13 @@ class Command(BaseCommand):
             "report) instead of refusing the whole folder.",
         )
         parser.add_argument(
+            "--confirm-duplicates",
+            action="store_true",
+            help="Create patients who look like registered ones (same names and birth date) "
+            "as new patients; each one's history reason records the confirmation. Use only "
+            "after checking the MRNs a refused run named.",
+        )
+        parser.add_argument(
             "--progress-every",
             type=int,
             default=10000,
@@ -60,7 +67,15 @@ class Command(BaseCommand):
             help="Print progress every N rows of each file (default: 10000).",
         )
 
-    def handle(self, *args, directory, actor=None, valid_rows_only=False, **options):
+    def handle(
+        self,
+        *args,
+        directory,
+        actor=None,
+        valid_rows_only=False,
+        confirm_duplicates=False,
+        **options,
+    ):
         folder = Path(directory)
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder.")
@@ -90,6 +105,7 @@ class Command(BaseCommand):
                 actor=user,
                 reason=job.reason,
                 valid_rows_only=valid_rows_only,
+                confirmed_not_duplicate=confirm_duplicates,
                 progress=progress,
                 progress_every=every,
             )
@@ -135,6 +151,7 @@ class Command(BaseCommand):
             status=status,
             counts=counts,
             problems=result.problems,
+            problem_count=result.problem_count,
             failed_rows=result.failed_rows,
             message=headline,
             files=files,
