@@ -220,6 +220,11 @@ class SyntheaUploadForm(forms.Form):
         help_text="Skip invalid rows instead of refusing the whole folder; they are listed "
         "in the import job's report.",
     )
+    confirm_not_duplicate = forms.BooleanField(
+        label="Create likely duplicates as new patients",
+        required=False,
+        help_text="Tick only after checking the MRNs a preview named as likely duplicates.",
+    )
 
     def clean_files(self):
         uploads = self.cleaned_data["files"]
@@ -254,6 +259,7 @@ class SyntheaConfirmForm(forms.Form):
     step = forms.CharField(widget=forms.HiddenInput, initial="confirm")
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
     valid_rows_only = forms.BooleanField(widget=forms.HiddenInput, required=False)
+    confirm_not_duplicate = forms.BooleanField(widget=forms.HiddenInput, required=False)
 
 
 # -- the folder ------------------------------------------------------------------------
@@ -719,13 +725,17 @@ class SyntheaFolderImportMixin:
             form.add_error("files", exc.message)
             return self._synthea_render(request, upload_form=form)
         valid_only = form.cleaned_data["valid_rows_only"]
-        again = SyntheaUploadForm(initial={"valid_rows_only": valid_only})
+        not_duplicates = form.cleaned_data["confirm_not_duplicate"]
+        again = SyntheaUploadForm(
+            initial={"valid_rows_only": valid_only, "confirm_not_duplicate": not_duplicates}
+        )
         result, error = self._run_folder(
             request,
             folder,
             reason=PREVIEW_REASON,
             dry_run=True,
             valid_rows_only=valid_only,
+            confirmed_not_duplicate=not_duplicates,
             progress=progress,
         )
         if error is not None:
@@ -748,7 +758,12 @@ class SyntheaFolderImportMixin:
                 request, upload_form=again, folder=folder, result=result, job=job, kept=kept
             )
         confirm_form = SyntheaConfirmForm(
-            initial={"step": "confirm", "token": token, "valid_rows_only": valid_only}
+            initial={
+                "step": "confirm",
+                "token": token,
+                "valid_rows_only": valid_only,
+                "confirm_not_duplicate": not_duplicates,
+            }
         )
         return self._synthea_render(
             request, confirm_form=confirm_form, folder=folder, result=result, valid_only=valid_only
@@ -778,7 +793,7 @@ class SyntheaFolderImportMixin:
         refused with a message and a redirect back to the upload form."""
         form = SyntheaConfirmForm(request.POST)
         token = form.cleaned_data["token"] if form.is_valid() else None
-        storage = DatabaseStorage(name=token, user=request.user, read_mode="rb")
+        storage = DatabaseStorage(name=token, user=request.user, read_mode="rb", claim=True)
         try:
             try:
                 if token is None:
@@ -802,6 +817,7 @@ class SyntheaFolderImportMixin:
                 reason=job.reason,
                 dry_run=False,
                 valid_rows_only=valid_only,
+                confirmed_not_duplicate=form.cleaned_data["confirm_not_duplicate"],
                 progress=progress,
             )
         finally:
@@ -851,7 +867,17 @@ class SyntheaFolderImportMixin:
             )
         )
 
-    def _run_folder(self, request, folder, *, reason, dry_run, valid_rows_only, progress=None):
+    def _run_folder(
+        self,
+        request,
+        folder,
+        *,
+        reason,
+        dry_run,
+        valid_rows_only,
+        confirmed_not_duplicate=False,
+        progress=None,
+    ):
         """``import_folder`` over ``folder``: returns ``(FolderResult or None, error
         message or None)``. A file that cannot be read or a refused permission is
         the error; so is any other exception (logged), so that no upload makes a
@@ -867,6 +893,7 @@ class SyntheaFolderImportMixin:
                 reason=reason,
                 dry_run=dry_run,
                 valid_rows_only=valid_rows_only,
+                confirmed_not_duplicate=confirmed_not_duplicate,
                 **options,
             )
         except (ImportFileError, PermissionDenied) as exc:

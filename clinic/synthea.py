@@ -8,6 +8,7 @@ https://github.com/synthetichealth/synthea/wiki/CSV-File-Data-Dictionary ; synta
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def primary_providers(
 #: Rows read into one ``tablib.Dataset`` at a time: large files are imported in
 #: chunks, so memory stays flat whatever the file size (issue 6: 1,000,000 patients
 #: under 500 MB).
-CHUNK_ROWS = 20000
+CHUNK_ROWS = 5000
 
 #: Patients per lookup and per bulk assignment of primary doctors.
 ASSIGN_CHUNK = 5000
@@ -430,10 +431,9 @@ def _assign_primary_doctors(result, found, *, actor, reason, valid_rows_only) ->
     problems = list(found.problems)
     doctors = rows_by_key(Doctor.objects.all(), "external_id", set(found.by_patient.values()))
     counts = {"assigned": 0, "unchanged": 0, "invalid": 0}
-    items = list(found.by_patient.items())
-    found.by_patient.clear()
-    for start in range(0, len(items), ASSIGN_CHUNK):
-        chunk = items[start : start + ASSIGN_CHUNK]
+    # Chunks straight from the dict: a list of a million pairs would double its memory.
+    items = iter(found.by_patient.items())
+    while chunk := list(itertools.islice(items, ASSIGN_CHUNK)):
         ids = dict(
             Patient.objects.filter(external_id__in=[p for p, _ in chunk]).values_list(
                 "external_id", "pk"

@@ -257,17 +257,19 @@ class ImportJobAdminMixin:
             return response
         valid_only = form.cleaned_data.get("valid_rows_only", False)
         if result.problems:
-            upload = form.cleaned_data["import_file"]
-            context["import_job"] = self._record_refused_preview(
-                request, form, upload, result, reading.file
-            )
-            context["import_job_url"] = job_url(context["import_job"])
             if (
                 valid_only
                 and not result.base_errors
                 and result.counts["new"] + result.counts["changed"]
             ):
+                # The confirm records the job, skipped rows included: one job per import.
                 context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+                return response
+            upload = form.cleaned_data["import_file"]
+            context["import_job"] = self._record_refused_preview(
+                request, form, upload, result, reading.file
+            )
+            context["import_job_url"] = job_url(context["import_job"])
         return response
 
     def process_import(self, request, **kwargs):

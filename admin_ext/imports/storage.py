@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -191,12 +192,17 @@ class DatabaseStorage(BaseStorage):
       unless ``self.name`` is a token of an upload of ``user`` that has not expired
       (or if the content does not decode). Never opens a file.
     - ``remove()``: deletes the upload if it is ``user``'s.
+
+    With ``claim=True`` (the confirm step), ``read()`` deletes the upload in the same
+    transaction as it reads it (the row locked first), so two confirms of one
+    upload cannot both import it.
     """
 
     def __init__(self, **kwargs):
         self.user = kwargs.pop("user", None)
         self.file_name = kwargs.pop("file_name", None) or ""
         self.tracker = kwargs.pop("tracker", None)
+        self.claim = kwargs.pop("claim", False)
         super().__init__(**kwargs)
 
     def _authenticated_user(self):
@@ -229,11 +235,19 @@ class DatabaseStorage(BaseStorage):
         owner = self._authenticated_user()
         if owner is None or not is_token(self.name):
             raise UploadUnavailable()
-        row = (
-            ImportUpload.objects.filter(token=self.name, owner=owner, expires_at__gt=timezone.now())
-            .values_list("name", "content")
-            .first()
+        uploads = ImportUpload.objects.filter(
+            token=self.name, owner=owner, expires_at__gt=timezone.now()
         )
+        with transaction.atomic():
+            row = (
+                (uploads.select_for_update() if self.claim else uploads)
+                .values_list("name", "content")
+                .first()
+            )
+            if row is not None and self.claim:
+                # A confirm takes the upload: a second click on "Confirm import"
+                # (or a replayed form) finds nothing and is refused, never imports twice.
+                uploads.delete()
         if row is None:
             raise UploadUnavailable()
         name, content = row
@@ -266,6 +280,8 @@ class _Scope:
     kept: str = ""
     #: The kept upload posted with a new file, deleted once the new file is saved.
     replaces: str = ""
+    #: The confirm step: reading the upload takes it (DatabaseStorage ``claim``).
+    confirming: bool = False
 
 
 _current: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
@@ -301,7 +317,12 @@ class DatabaseUploadAdminMixin:
         kwargs = super().get_tmp_storage_class_kwargs()
         scope = _current.get()
         if scope is not None:
-            kwargs.update(user=scope.user, file_name=scope.file_name, tracker=scope.tracker)
+            kwargs.update(
+                user=scope.user,
+                file_name=scope.file_name,
+                tracker=scope.tracker,
+                claim=scope.confirming,
+            )
         return kwargs
 
     def write_to_tmp_storage(self, import_file, input_format):
@@ -375,7 +396,7 @@ class DatabaseUploadAdminMixin:
         if not self._confirm_indexes_valid(request):
             discard(self._posted_token(request), request.user)
             return self._refuse_import(request, TAMPERED)
-        scope = _Scope(user=request.user)
+        scope = _Scope(user=request.user, confirming=True)
         reset = _current.set(scope)
         try:
             return super().process_import(request, **kwargs)

@@ -19,6 +19,7 @@ from admin_ext.testing import ClinicTestCase
 from clinic import services
 from clinic.models import Doctor, Organization, Patient
 from clinic.synthea import FOLDER_FILES
+from clinic.tests.factories import PatientFactory
 from clinic.tests.importing import csv_text
 from clinic.tests.test_import_synthea_command import (
     ENCOUNTER_HEADER,
@@ -179,11 +180,13 @@ class PreviewTests(SyntheaImportTestCase):
         self.assertFalse(ImportJob.objects.exists())
         self.assertEqual(ImportUpload.objects.get().owner, self.steward)
 
-    def test_the_confirm_form_carries_only_the_token_and_the_choice(self):
+    def test_the_confirm_form_carries_only_the_token_and_the_choices(self):
         response = self.preview(zip_upload(folder()))
 
         form = response.context["confirm_form"]
-        self.assertEqual(set(form.initial), {"step", "token", "valid_rows_only"})
+        self.assertEqual(
+            set(form.initial), {"step", "token", "valid_rows_only", "confirm_not_duplicate"}
+        )
         self.assertEqual(form.initial["token"], ImportUpload.objects.get().token)
 
     def test_the_preview_masks_ssns_for_users_without_view_ssn(self):
@@ -668,3 +671,27 @@ class PermissionTests(SyntheaImportTestCase):
         self.login(self.steward)
         response = self.client.get(reverse("admin:clinic_unassignedpatient_changelist"))
         self.assertNotContains(response, "Import Synthea folder")
+
+
+class LikelyDuplicateFolderTests(SyntheaImportTestCase):
+    def test_a_likely_duplicate_is_created_only_with_the_confirmation(self):
+        registered = PatientFactory(
+            first_name="Cy5", last_name="Lee1", birth_date="1980-01-01", ssn="999-11-2222"
+        )
+
+        refused = self.preview(zip_upload(folder()))
+        self.assertIsNone(refused.context["confirm_form"])
+        self.assertContains(
+            refused, f"looks like a patient already registered: MRN {registered.mrn}"
+        )
+
+        confirmed = self.preview(zip_upload(folder()), confirm_not_duplicate="on")
+        response = self.confirm(confirmed)
+
+        self.assertEqual(response.status_code, 302)
+        created = Patient.objects.get(external_id="pat-1").history.earliest()
+        job = ImportJob.objects.latest("pk")
+        self.assertEqual(
+            created.history_change_reason,
+            f"{job.reason} (confirmed not a duplicate of MRN {registered.mrn})",
+        )

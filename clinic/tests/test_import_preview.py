@@ -96,3 +96,40 @@ class ImportPreviewTests(ClinicTestCase):
         choices = response.context["form"].fields["resource"].choices
         self.assertEqual(choices[NATIVE][1], "Patients (native CSV)")
         self.assertEqual(choices[SYNTHEA][1], "Synthea patients.csv")
+
+
+class ValidRowsOnlyTests(ClinicTestCase):
+    ROWS = [
+        ["good-1", "Gina", "Good", "1990-01-02", "F", ""],
+        ["bad-1", "Bea", "Bad", "2990-01-01", "F", ""],  # born in the future
+    ]
+
+    def setUp(self):
+        self.login(self.steward)
+
+    def test_without_the_choice_nothing_is_offered_and_a_refused_job_keeps_the_rows(self):
+        response = preview(self.client, "patient", upload("p.csv", HEADER, self.ROWS))
+
+        self.assertNotIn("confirm_form", response.context)
+        job = ImportJob.objects.get()
+        self.assertEqual(job.status, ImportJob.Status.REFUSED)
+        self.assertEqual([r["row"] for r in job.failed_rows], [3])
+
+    def test_with_the_choice_the_valid_rows_are_imported_and_one_job_lists_the_skipped(self):
+        response = preview(
+            self.client, "patient", upload("p.csv", HEADER, self.ROWS), valid_rows_only="on"
+        )
+        self.assertContains(response, "These rows will be skipped")
+        self.assertFalse(ImportJob.objects.exists())  # the confirm records the import
+
+        response = confirm(self.client, "patient", response)
+
+        self.assertRedirects(response, reverse("admin:clinic_patient_changelist"))
+        self.assertTrue(Patient.objects.filter(external_id="good-1").exists())
+        self.assertFalse(Patient.objects.filter(external_id="bad-1").exists())
+        job = ImportJob.objects.get()
+        self.assertEqual(job.status, ImportJob.Status.PARTIAL)
+        self.assertEqual((job.counts["new"], job.counts["skipped"]), (1, 1))
+        self.assertEqual([(r["row"], r["cells"][0]) for r in job.failed_rows], [(3, "bad-1")])
+        messages = [str(m) for m in response.wsgi_request._messages]
+        self.assertTrue(any("1 invalid rows skipped" in m for m in messages), messages)

@@ -155,6 +155,28 @@ class PreviewConfirmTests(StorageAdminTestCase):
         self.assertEqual([f["name"] for f in ImportJob.objects.get().files], ["patients.csv"])
 
 
+class DoubleConfirmTests(StorageAdminTestCase):
+    def test_a_second_confirm_of_the_same_upload_is_refused_and_imports_nothing_more(self):
+        response = self.preview_ok()
+        first = confirm(self.client, "patient", response)
+        self.assertRedirects(first, reverse("admin:clinic_patient_changelist"))
+        jobs = ImportJob.objects.count()
+
+        second = confirm(self.client, "patient", response)  # a double click, a replay
+
+        self.assertRefused(second)
+        self.assertEqual(ImportJob.objects.count(), jobs)
+
+    def test_the_storage_hands_an_upload_to_one_claiming_reader_only(self):
+        storage = DatabaseStorage(user=self.steward, file_name="p.csv", read_mode="rb")
+        storage.save(b"data")
+
+        claimed = DatabaseStorage(name=storage.name, user=self.steward, read_mode="rb", claim=True)
+        self.assertEqual(claimed.read(), b"data")
+        with self.assertRaises(UploadUnavailable):
+            DatabaseStorage(name=storage.name, user=self.steward, read_mode="rb", claim=True).read()
+
+
 class RefusalTests(StorageAdminTestCase):
     def test_another_user_cannot_confirm_or_destroy_someone_elses_upload(self):
         response = self.preview_ok()
