@@ -546,6 +546,12 @@ class ServiceModelResource(resources.ModelResource):
             row_result.import_type = RowResult.IMPORT_TYPE_INVALID
             row_result.validation_error = ValidationError("The file's header is incomplete.")
             return row_result
+        if not any(_text(value) for value in row.values()):
+            # An empty line between rows (a spreadsheet's blank row): not a record,
+            # not counted, as the streaming reader of import_synthea skips it too.
+            row_result = self.get_row_result_class()()
+            self.after_import_row(row, row_result, **kwargs)
+            return row_result
         self._instance_loader = instance_loader
         self._instance = None
         self._row_digest = ""

@@ -133,3 +133,19 @@ class ValidRowsOnlyTests(ClinicTestCase):
         self.assertEqual([(r["row"], r["cells"][0]) for r in job.failed_rows], [(3, "bad-1")])
         messages = [str(m) for m in response.wsgi_request._messages]
         self.assertTrue(any("1 invalid rows skipped" in m for m in messages), messages)
+
+
+class BlankRowTests(ClinicTestCase):
+    def test_a_blank_row_between_rows_is_neither_counted_nor_an_error(self):
+        self.login(self.steward)
+        rows = [
+            ["b-1", "Bo", "Blank", "1990-01-02", "F", ""],
+            ["", "", "", "", "", ""],
+            ["b-2", "Bea", "Blank", "1991-01-02", "F", ""],
+        ]
+
+        response = preview(self.client, "patient", upload("p.csv", HEADER, rows))
+
+        result = response.context["result"]
+        self.assertEqual(result.problems, [])
+        self.assertEqual(result.counts, {"new": 2, "changed": 0, "unchanged": 0, "invalid": 0})
