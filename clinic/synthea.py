@@ -312,7 +312,12 @@ def import_folder(
                         raise _Stop
             if primary is not None:
                 _assign_primary_doctors(
-                    result, primary, actor=actor, reason=reason, valid_rows_only=valid_rows_only
+                    result,
+                    primary,
+                    actor=actor,
+                    reason=reason,
+                    valid_rows_only=valid_rows_only,
+                    opener=sources[ENCOUNTERS_FILE],
                 )
             if dry_run or result.conflict or (result.problem_count and not valid_rows_only):
                 raise _Stop
@@ -421,9 +426,11 @@ def chunk_has(chunk, at, value) -> bool:
     return any(len(cells) > at and cells[at].strip() == value for cells in chunk)
 
 
-def _assign_primary_doctors(result, found, *, actor, reason, valid_rows_only) -> None:
+def _assign_primary_doctors(result, found, *, actor, reason, valid_rows_only, opener) -> None:
     """Assign the primary doctors ``found`` (a :class:`PrimaryProviders`) chose; patients who
-    already have theirs (new patients got it when created) are counted unchanged."""
+    already have theirs (new patients got it when created) are counted unchanged. An
+    unknown patient or doctor is reported on the first encounters row naming it (the
+    file is read again for that: only then, so memory stays flat otherwise)."""
     from clinic import services
     from clinic.models import Doctor, Patient
 
@@ -471,6 +478,7 @@ def _assign_primary_doctors(result, found, *, actor, reason, valid_rows_only) ->
             continue
         counts["assigned"] += assigned
         counts["unchanged"] += len(assignments) - assigned
+    problems = _with_first_rows(problems, opener)
     counts["invalid"] = len(problems)
     # Patients created or changed with their primary doctor by patients.csv's rows.
     counts["assigned"] += result.doctors_assigned
@@ -482,3 +490,28 @@ def _assign_primary_doctors(result, found, *, actor, reason, valid_rows_only) ->
 def _in_file(problem: ImportProblem, name: str) -> ImportProblem:
     """``problem`` with its file name set."""
     return ImportProblem(problem.row, problem.column, problem.value, problem.message, name)
+
+
+def _with_first_rows(problems: list[ImportProblem], opener) -> list[ImportProblem]:
+    """``problems`` with the first ``encounters.csv`` row naming each unknown PATIENT or
+    PROVIDER filled in (one more pass over the file, made only when there are some)."""
+    wanted = {(p.column, p.value) for p in problems if p.row is None and p.value and p.column}
+    if not wanted:
+        return problems
+    headers, rows = opener()
+    index = {h.strip().upper(): i for i, h in enumerate(headers)}
+    columns = [(c, index[c]) for c in ("PATIENT", "PROVIDER") if c in index]
+    first: dict[tuple[str, str], int] = {}
+    for number, cells in rows:
+        for column, at in columns:
+            key = (column, cells[at].strip() if at < len(cells) else "")
+            if key in wanted and key not in first:
+                first[key] = number
+        if len(first) == len(wanted):
+            break
+    return [
+        ImportProblem(first.get((p.column, p.value)), p.column, p.value, p.message, p.file)
+        if p.row is None and (p.column, p.value) in first
+        else p
+        for p in problems
+    ]

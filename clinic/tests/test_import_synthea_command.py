@@ -174,14 +174,19 @@ class ImportSyntheaCommandTests(ClinicTestCase):
         write_csv(
             self.folder / "encounters.csv",
             ENCOUNTER_HEADER,
-            [encounter("2020-01-01T10:00:00Z", "pat-1", "prov-x")],
+            [
+                encounter("2020-01-01T10:00:00Z", "pat-1", "prov-a"),
+                encounter("2020-01-01T10:00:00Z", "pat-2", "prov-x"),
+                encounter("2021-01-01T10:00:00Z", "pat-2", "prov-x"),
+            ],
         )
 
         with self.assertRaises(CommandError) as caught:
             self.run_command()
 
         self.assertIn(
-            'encounters.csv, column PROVIDER: "prov-x" is not a known doctor', str(caught.exception)
+            'encounters.csv, row 3, column PROVIDER: "prov-x" is not a known doctor',
+            str(caught.exception),
         )
         self.assertFalse(Patient.objects.filter(external_id="pat-1").exists())
 
