@@ -3,12 +3,15 @@
 import io
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from django.core.management import CommandError, call_command
 
 from admin_ext.imports.models import ImportJob
+from admin_ext.imports.resources import ImportProblem
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Organization, Patient
+from clinic.synthea import FolderResult
 from clinic.tests.factories import PatientFactory
 from clinic.tests.importing import write_csv
 
@@ -246,3 +249,19 @@ class ImportSyntheaCommandTests(ClinicTestCase):
             created.history_change_reason,
             f"{ImportJob.objects.latest('pk').reason} (confirmed not a duplicate of MRN {registered.mrn})",
         )
+
+    def test_a_run_that_lost_a_race_says_so_and_records_a_conflict(self):
+        lost = FolderResult(conflict=True, problem_count=1)
+        lost.problems = [ImportProblem(None, "", None, "saved at the same time")]
+
+        with (
+            mock.patch(
+                "clinic.management.commands.import_synthea.import_folder", return_value=lost
+            ),
+            self.assertRaises(CommandError) as caught,
+        ):
+            self.run_command()
+
+        self.assertIn("another import or user changed the same records", str(caught.exception))
+        self.assertNotIn("invalid rows", str(caught.exception))
+        self.assertEqual(ImportJob.objects.get().status, ImportJob.Status.CONFLICT)
