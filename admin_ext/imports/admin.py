@@ -43,6 +43,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
@@ -240,7 +241,8 @@ def history_tracked_models() -> list:
 
 
 def records_changed(request, job: ImportJob, admin_site) -> list[dict]:
-    """What ``job`` wrote, per model: its history rows with the reason ``job.reason``.
+    """What ``job`` wrote, per model: its history rows with the reason ``job.reason`` (or
+    that reason followed by a note in parentheses, as a confirmed duplicate's).
 
     Returns ``[{"name": verbose_name_plural, "count": history rows, "records":
     [{"label", "url"}], "more": int, "linked": bool}]`` for the models the job
@@ -252,7 +254,12 @@ def records_changed(request, job: ImportJob, admin_site) -> list[dict]:
     found = []
     for model in history_tracked_models():
         history = get_history_model_for_model(model)._default_manager
-        rows = history.filter(history_change_reason=job.reason).order_by()
+        # "Import #12", or "Import #12 (confirmed not a duplicate of ...)": an index
+        # range on the reason, never a match of "Import #120".
+        rows = history.filter(
+            Q(history_change_reason=job.reason)
+            | Q(history_change_reason__startswith=f"{job.reason} (")
+        ).order_by()
         count = rows.count()
         if not count:
             continue

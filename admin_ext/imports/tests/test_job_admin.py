@@ -528,6 +528,37 @@ class RecordsChangedTests(JobFixture):
                     self.assertContains(response, f'href="{url}"')
                     self.assertContains(response, str(patient))
 
+    def test_it_counts_rows_whose_reason_adds_a_note_but_not_another_jobs(self):
+        confirmed = services.patient_save(
+            patient=Patient(
+                external_id="ext-job-dup",
+                first_name="Ivy",
+                last_name="Imported0",  # a likely duplicate of the first imported patient
+                birth_date="1990-01-02",
+                gender="F",
+            ),
+            actor=self.steward,
+            reason=self.steward_job.reason,
+            confirmed_not_duplicate=True,
+        )
+        services.patient_save(
+            patient=Patient(
+                external_id="ext-job-other",
+                first_name="Oz",
+                last_name="Other",
+                birth_date="1990-01-03",
+                gender="F",
+            ),
+            actor=self.steward,
+            reason=f"{self.steward_job.reason}0",  # "Import #10" is another job
+        )
+        self.assertIn("(confirmed not a duplicate", confirmed.history.get().history_change_reason)
+
+        self.login(self.auditor)
+        response = self.client.get(change_url(self.steward_job))
+
+        self.assertContains(response, "Patients: 3 history rows")
+
     def test_it_lists_nothing_for_a_job_that_changed_nothing(self):
         self.login(self.auditor)
         response = self.client.get(change_url(self.admin_job))
