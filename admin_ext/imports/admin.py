@@ -437,7 +437,7 @@ class ImportJobAdmin(ReadOnlyHistoryMixin, admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: ImportJob):
         return format_html(
-            '<span class="badge badge-{}">{}</span>',
+            '<span class="badge text-bg-{}">{}</span>',  # Bootstrap 5 (jazzmin 3)
             STATUS_BADGES.get(obj.status, "secondary"),
             obj.get_status_display(),
         )

@@ -175,7 +175,12 @@ class ImportJobListTests(JobFixture):
         self.login(self.auditor)
         response = self.client.get(reverse("admin:imports_importjob_changelist"))
         html = response.text
-        for text in ("patients.csv, providers.csv", "Refused", "badge-danger", "admin@example.com"):
+        for text in (
+            "patients.csv, providers.csv",
+            "Refused",
+            "badge text-bg-danger",
+            "admin@example.com",
+        ):
             self.assertIn(text, html)
         order = [int(pk) for pk in re.findall(r'href="[^"]*/importjob/(\d+)/change/', html)]
         self.assertEqual(order, sorted(self.everyone, reverse=True))
