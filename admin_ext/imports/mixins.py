@@ -16,6 +16,7 @@ file when it carries a kept upload's token (``kept_upload``, see
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -294,7 +295,7 @@ class ImportJobAdminMixin:
             job=job,
             status=ImportJob.Status.REFUSED,
             counts=result.counts,
-            problems=result.problems,
+            problems=_in_file(result.problems, upload.name),
             failed_rows=_failed_rows(result),
             message="The preview found invalid rows; nothing was imported.",
         )
@@ -324,7 +325,7 @@ class ImportJobAdminMixin:
             job=job,
             status=job_status(result, valid_rows_only=valid_only),
             counts=counts,
-            problems=result.problems,
+            problems=_in_file(result.problems, file_name),
             failed_rows=_failed_rows(result),
         )
         result.import_job = job
@@ -410,3 +411,8 @@ def _entry(upload, result, read: FileRead | None = None) -> dict:
         fmt="CSV or XLSX",
         rows=result.total_rows,
     )
+
+
+def _in_file(problems, name: str) -> list:
+    """``problems`` with the file's name, for the job record (one file: no name in them)."""
+    return [p if p.file else dataclasses.replace(p, file=name) for p in problems]
