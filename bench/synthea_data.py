@@ -24,7 +24,7 @@ and the value shapes its SOURCE.md files describe:
 The data is valid for the importers: every value passes the model validators
 (states, ZIPs after ``normalize_zip``, SSNs), nothing is dated after
 :data:`END_DATE` (a fixed day, so the bytes do not depend on today), and no two
-patients are likely duplicates (``clinic.services.patient_likely_duplicates``):
+patients are likely duplicates (``clinic.services.DuplicateIndex``):
 the numeric suffixes of FIRST and LAST together are different for every patient
 up to 1,000,000 (above that, the birth date still makes a match improbable).
 

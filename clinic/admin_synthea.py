@@ -551,38 +551,11 @@ def _open_member(data: bytes, name: str):
 # -- outcomes ----------------------------------------------------------------------------
 
 
-def folder_status(result: FolderResult) -> str:
-    """The ``ImportJob.Status`` a folder import ends with, as ``import_synthea`` decides:
-    conflict, refused (nothing written), partial (written, invalid rows skipped),
-    succeeded."""
-    if result.conflict:
-        return ImportJob.Status.CONFLICT
-    if not result.written:
-        return ImportJob.Status.REFUSED
-    if result.problem_count:
-        return ImportJob.Status.PARTIAL
-    return ImportJob.Status.SUCCEEDED
-
-
-def _with_rows(entries: list[dict], result: FolderResult | None) -> list[dict]:
-    """``entries`` with each file's data rows read (``import_synthea`` does the same)."""
-    rows = {outcome.name: outcome.rows for outcome in result.files} if result else {}
-    if result and result.encounters:
-        rows[ENCOUNTERS_FILE] = result.encounters
-    return [{**entry, "rows": rows.get(entry["name"], 0)} for entry in entries]
-
-
-def _job_counts(result: FolderResult) -> dict:
-    return {**result.counts, "skipped": result.problem_count if result.written else 0}
-
-
 def folder_detail(folder: SyntheaFolder, result: FolderResult | None) -> str:
     """What a kept folder holds, for the upload form: ``"CSV files: organizations.csv
     1 row, patients.csv 1,234 rows, encounters.csv 5,000 rows"`` (a file the preview
     did not reach is named without a count)."""
-    rows = {outcome.name: outcome.rows for outcome in result.files} if result else {}
-    if result and result.encounters:
-        rows[ENCOUNTERS_FILE] = result.encounters
+    rows = result.file_rows() if result else {}
     parts = []
     for name in folder.names:
         if name in rows:
@@ -749,7 +722,7 @@ class SyntheaFolderImportMixin:
         token = kept_token or self._store_folder(request, folder)
         confirmable = not result.conflict and (result.valid or (valid_only and _importable(result)))
         if not confirmable:
-            status = folder_status(result)
+            status = result.status
             job = self._record_job(
                 request, folder, valid_only, status, result, PREVIEW_MESSAGES.get(status, "")
             )
@@ -827,12 +800,12 @@ class SyntheaFolderImportMixin:
                 job=job,
                 status=ImportJob.Status.FAILED,
                 message=error,
-                files=_with_rows(entries, result),
+                files=result.with_rows(entries) if result else entries,
             )
             return self._synthea_render(
                 request, upload_form=SyntheaUploadForm(), folder=folder, job=job, error=error
             )
-        status = folder_status(result)
+        status = result.status
         headline = {
             ImportJob.Status.CONFLICT: "Nothing was imported: another import or user changed "
             "the same records at the same time. Upload the folder again.",
@@ -841,12 +814,12 @@ class SyntheaFolderImportMixin:
         job_finish(
             job=job,
             status=status,
-            counts=_job_counts(result),
+            counts=result.job_counts,
             problems=result.problems,
             problem_count=result.problem_count,
             failed_rows=result.failed_rows,
             message=headline,
-            files=_with_rows(entries, result),
+            files=result.with_rows(entries),
         )
         if not result.written:
             return self._synthea_render(
@@ -906,7 +879,7 @@ class SyntheaFolderImportMixin:
     def _record_job(self, request, folder, valid_only, status, result, message) -> ImportJob:
         """A job for a preview that offers no confirm (refused, conflict, failed): its
         page lists the problems and offers the failed rows as CSV."""
-        entries = _with_rows(folder.entries(), result)
+        entries = result.with_rows(folder.entries()) if result else folder.entries()
         job = job_start(
             actor=request.user,
             source=ImportJob.Source.ADMIN,
@@ -917,7 +890,7 @@ class SyntheaFolderImportMixin:
         return job_finish(
             job=job,
             status=status,
-            counts=_job_counts(result) if result else {},
+            counts=result.job_counts if result else {},
             problems=result.problems if result else [],
             problem_count=result.problem_count if result else 0,
             failed_rows=result.failed_rows if result else [],

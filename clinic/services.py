@@ -28,7 +28,6 @@ from clinic.models import (
     PatientShare,
     PatientUserObjectPermission,
     Sequence,
-    patient_match_key,
 )
 from clinic.querysets import lapsed_shares_q, live_shares_q
 
@@ -281,17 +280,6 @@ class DuplicateIndex:
 
 #: Match keys per ``IN (...)`` lookup (SQLite's limit on query parameters).
 _MATCH_CHUNK = 500
-
-
-def patient_likely_duplicates(*, patient: Patient, compare_ssn: bool) -> list[Patient]:
-    """Registered patients who are probably the same person as ``patient``.
-
-    The rule is :class:`DuplicateIndex`'s (same birth date and normalized names;
-    SSN compared only when ``compare_ssn``). One indexed query on ``match_key``.
-    Returns the matches ordered by MRN.
-    """
-    patient.match_key = patient_match_key(patient.first_name, patient.last_name, patient.birth_date)
-    return DuplicateIndex().matches(patient, compare_ssn=compare_ssn)
 
 
 def _patient_label(patient) -> str:

@@ -17,6 +17,7 @@ import tablib
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from admin_ext.imports.models import ImportJob
 from admin_ext.imports.reading import ImportFileError, iter_csv_file
 from admin_ext.imports.resources import ImportProblem, ImportResult, is_conflict, rows_by_key
 
@@ -223,6 +224,36 @@ class FolderResult:
             for key in totals:
                 totals[key] += outcome.counts[key]
         return totals
+
+    @property
+    def job_counts(self) -> dict[str, int]:
+        """:attr:`counts` plus ``skipped``: the invalid rows left out of a written import."""
+        return {**self.counts, "skipped": self.problem_count if self.written else 0}
+
+    @property
+    def status(self) -> str:
+        """The ``ImportJob.Status`` the import ends with: conflict, refused (nothing
+        written), partial (written, invalid rows skipped) or succeeded."""
+        if self.conflict:
+            return ImportJob.Status.CONFLICT
+        if not self.written:
+            return ImportJob.Status.REFUSED
+        if self.problem_count:
+            return ImportJob.Status.PARTIAL
+        return ImportJob.Status.SUCCEEDED
+
+    def file_rows(self) -> dict[str, int]:
+        """Data rows read, by file name (files the import did not reach are absent)."""
+        rows = {outcome.name: outcome.rows for outcome in self.files}
+        if self.encounters:
+            rows[ENCOUNTERS_FILE] = self.encounters
+        return rows
+
+    def with_rows(self, entries: list[dict]) -> list[dict]:
+        """Import job ``files`` entries (``admin_ext.imports.services.file_entry``) with
+        each file's data rows read (:meth:`file_rows`) filled in."""
+        rows = self.file_rows()
+        return [{**entry, "rows": rows.get(entry["name"], 0)} for entry in entries]
 
     def add_problems(self, problems, failed_rows=()) -> None:
         self.problem_count += len(problems)

@@ -113,11 +113,7 @@ class Command(BaseCommand):
             job_finish(job=job, status=ImportJob.Status.FAILED, message=str(exc))
             raise CommandError(f"Nothing was imported: {exc}") from None
 
-        rows = {outcome.name: outcome.rows for outcome in result.files}
-        if result.encounters:
-            rows["encounters.csv"] = result.encounters
-        for entry in files:
-            entry["rows"] = rows.get(entry["name"], 0)
+        files = result.with_rows(files)
         for outcome in result.files:
             c = outcome.counts
             self.stdout.write(
@@ -130,26 +126,15 @@ class Command(BaseCommand):
                 f"encounters.csv: {result.encounters} encounters; primary doctors: "
                 f"{p['assigned']} assigned, {p['unchanged']} unchanged, {p['invalid']} invalid"
             )
-        counts = {**result.counts, "skipped": result.problem_count if result.written else 0}
-        if result.conflict:
-            status, headline = (
-                ImportJob.Status.CONFLICT,
-                "Nothing was imported: another import or user changed the same records at "
-                "the same time. Run the command again.",
-            )
-        elif not result.written:
-            status, headline = (
-                ImportJob.Status.REFUSED,
-                "Nothing was imported: the folder has invalid rows.",
-            )
-        elif result.problem_count:
-            status, headline = ImportJob.Status.PARTIAL, ""
-        else:
-            status, headline = ImportJob.Status.SUCCEEDED, ""
+        headline = {
+            ImportJob.Status.CONFLICT: "Nothing was imported: another import or user changed "
+            "the same records at the same time. Run the command again.",
+            ImportJob.Status.REFUSED: "Nothing was imported: the folder has invalid rows.",
+        }.get(result.status, "")
         job_finish(
             job=job,
-            status=status,
-            counts=counts,
+            status=result.status,
+            counts=result.job_counts,
             problems=result.problems,
             problem_count=result.problem_count,
             failed_rows=result.failed_rows,
