@@ -84,6 +84,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from admin_ext.imports import reading
+from admin_ext.imports.mixins import KeptUploadForm, validate_upload_size
 from admin_ext.imports.models import ImportJob
 from admin_ext.imports.reading import ImportFileError, check_upload_size, read_table
 from admin_ext.imports.resources import ImportProblem
@@ -97,7 +98,6 @@ from admin_ext.imports.storage import (
     UploadUnavailable,
     discard,
     find_upload,
-    is_token,
 )
 from admin_ext.imports.views import READING, ImportProgress
 from clinic.models import Doctor, Organization, mask_ssn
@@ -195,15 +195,13 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)]
 
 
-class SyntheaUploadForm(forms.Form):
+class SyntheaUploadForm(KeptUploadForm):
     """The folder (a ZIP or CSV files), the kept folder, and the explicit "valid rows
     only" choice.
 
-    ``clean_files`` checks each file's size (``reading.check_upload_size``) and the
-    number of files before anything is read. ``kept_upload`` (hidden) is the token of
-    the folder an earlier preview kept; without files it must be there (else "This
-    field is required.") and token-shaped (else ``storage.REFUSAL``); the view checks
-    its owner and expiry when it reads it. Files chosen win.
+    ``clean_files`` checks each file's size and the number of files before anything
+    is read. Posted without files, ``kept_upload`` names the folder an earlier preview
+    kept (:class:`~admin_ext.imports.mixins.KeptUploadForm`).
     """
 
     files = MultipleFileField(
@@ -213,7 +211,7 @@ class SyntheaUploadForm(forms.Form):
         "files selected together: " + ", ".join(FOLDER_FILES) + ". Other files are ignored.",
         widget=MultipleFileInput(attrs={"accept": ".zip,.csv,application/zip,text/csv"}),
     )
-    kept_upload = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    upload_field = "files"
     valid_rows_only = forms.BooleanField(
         label="Import the valid rows only",
         required=False,
@@ -234,23 +232,8 @@ class SyntheaUploadForm(forms.Form):
                 code="too_many",
             )
         for upload in uploads:
-            try:
-                check_upload_size(upload.size, upload.name)
-            except ImportFileError as exc:
-                raise forms.ValidationError(exc.message, code="too_large") from None
+            validate_upload_size(upload)
         return uploads
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("files") or "files" in self.errors:
-            return cleaned
-        token = (cleaned.get(KEPT_FIELD) or "").strip()
-        if not token:
-            error = self.fields["files"].error_messages["required"]
-            self.add_error("files", forms.ValidationError(error, code="required"))
-        elif not is_token(token):
-            self.add_error("files", forms.ValidationError(REFUSAL, code="unavailable"))
-        return cleaned
 
 
 class SyntheaConfirmForm(forms.Form):

@@ -130,19 +130,59 @@ class DetectedFormat(Format):
         return "csv"
 
 
-class JobImportForm(ImportForm):
+def validate_upload_size(upload) -> None:
+    """Refuse ``upload`` (an ``UploadedFile``) over ``IMPORT_MAX_UPLOAD_BYTES`` before
+    anything is read: ``forms.ValidationError`` (code ``too_large``) with
+    ``reading.check_upload_size``'s message naming the file and the limit."""
+    try:
+        check_upload_size(upload.size, upload.name)
+    except ImportFileError as exc:
+        raise forms.ValidationError(exc.message, code="too_large") from None
+
+
+class KeptUploadForm(forms.Form):
+    """An upload form that may be posted again without a file, to preview again the
+    upload an earlier preview kept (``admin_ext.imports.storage``).
+
+    ``upload_field`` names the form's file field. ``kept_upload`` (hidden) carries the
+    kept upload's token. Posted without a file, the token must be there (else the file
+    field's "This field is required.") and token-shaped (else the storage's
+    ``REFUSAL``); then :meth:`use_kept` gets it. Its owner and expiry are checked when
+    the admin reads it. A chosen file always wins.
+    """
+
+    upload_field = "import_file"
+    kept_upload = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        field = self.upload_field
+        if cleaned.get(field) or field in self.errors:
+            return cleaned
+        token = (cleaned.get(KEPT_FIELD) or "").strip()
+        if not token:
+            error = self.fields[field].error_messages["required"]
+            self.add_error(field, forms.ValidationError(error, code="required"))
+        elif not is_token(token):
+            self.add_error(field, forms.ValidationError(REFUSAL, code="unavailable"))
+        else:
+            self.use_kept(cleaned, token)
+        return cleaned
+
+    def use_kept(self, cleaned: dict, token: str) -> None:
+        """What the form does with a valid kept token (default: nothing; the view reads
+        ``kept_upload``)."""
+
+
+class JobImportForm(KeptUploadForm, ImportForm):
     """import-export's upload form: the size limit checked before anything is read, the
     explicit choice to import the valid rows only, and the kept upload.
 
-    ``kept_upload`` (hidden) carries the token of the upload an earlier preview kept
-    (``admin_ext.imports.storage``). Posted without a file, the form's cleaned
-    ``import_file`` is a ``KeptUpload`` naming it (whose owner and expiry the admin
-    checks when it reads it); a token of the wrong shape is refused here with the
-    storage's refusal. A chosen file always wins. Neither: "This field is required."
+    Posted without a file (:class:`KeptUploadForm`), the form's cleaned
+    ``import_file`` is a ``KeptUpload`` naming the kept upload.
     """
 
     import_file = forms.FileField(label="File to import", required=False)
-    kept_upload = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     valid_rows_only = forms.BooleanField(
         label="Import the valid rows only",
         required=False,
@@ -154,25 +194,11 @@ class JobImportForm(ImportForm):
         upload = self.cleaned_data["import_file"]
         if not upload:
             return None
-        try:
-            check_upload_size(upload.size, upload.name)
-        except ImportFileError as exc:
-            raise forms.ValidationError(exc.message, code="too_large") from None
+        validate_upload_size(upload)
         return upload
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("import_file") or "import_file" in self.errors:
-            return cleaned
-        token = cleaned.get(KEPT_FIELD, "").strip()
-        if not token:
-            error = self.fields["import_file"].error_messages["required"]
-            self.add_error("import_file", forms.ValidationError(error, code="required"))
-        elif not is_token(token):
-            self.add_error("import_file", forms.ValidationError(REFUSAL, code="unavailable"))
-        else:
-            cleaned["import_file"] = KeptUpload(token=token)
-        return cleaned
+    def use_kept(self, cleaned, token):
+        cleaned["import_file"] = KeptUpload(token=token)
 
 
 class JobConfirmImportForm(ConfirmImportForm):
