@@ -202,3 +202,20 @@ class ReadOnlyHistoryMixin:
             tracked = {f.name for f in record._history_m2m_fields}
             return _historical_m2m(field, record) if field.name in tracked else None
         return name if field.concrete else None
+
+
+class AuditRecordAdminMixin(ReadOnlyHistoryMixin):
+    """ModelAdmin mixin for records the app writes and nobody edits through the admin:
+    login events, import jobs (DESIGN.md, "Audit": audit rows are append-only). No
+    add, change or delete, superusers included; the history pages stay read-only.
+    Viewing is the model's view permission, narrowed as the admin's queryset says.
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -11,7 +11,7 @@ from django.utils.text import get_text_list
 from simple_history.admin import SimpleHistoryAdmin
 
 from admin_ext.admin import changed_fields_reason
-from admin_ext.history import ReadOnlyHistoryMixin
+from admin_ext.history import AuditRecordAdminMixin, ReadOnlyHistoryMixin
 from admin_ext.sensitive import SensitiveFieldsMixin
 from people import roles, services
 from people.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
@@ -128,7 +128,7 @@ class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, Sim
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(ReadOnlyHistoryMixin, admin.ModelAdmin):
+class LoginEventAdmin(AuditRecordAdminMixin, admin.ModelAdmin):
     """Read-only log of sign-ins, failures and sign-outs (history page: GET, hidden as missing)."""
 
     list_display = ["created_at", "kind", "email", "user", "ip_address", "user_agent"]
@@ -136,15 +136,6 @@ class LoginEventAdmin(ReadOnlyHistoryMixin, admin.ModelAdmin):
     search_fields = ["email", "ip_address"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 ROLE_GROUPS_ARE_CODE = (

@@ -52,7 +52,7 @@ from simple_history.models import registered_models
 from simple_history.utils import get_history_model_for_model
 
 from admin_ext.exports import neutralize_formula
-from admin_ext.history import READ_METHODS, ReadOnlyHistoryMixin
+from admin_ext.history import READ_METHODS, AuditRecordAdminMixin
 from admin_ext.imports.models import ImportJob
 
 #: Default for ``settings.IMPORT_SENSITIVE_COLUMNS``: a column header (compared
@@ -334,7 +334,7 @@ def _count_column(key: str):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ReadOnlyHistoryMixin, admin.ModelAdmin):
+class ImportJobAdmin(AuditRecordAdminMixin, admin.ModelAdmin):
     """Import jobs, read-only: own jobs for stewards, all for auditors and administrators."""
 
     list_display = (
@@ -402,16 +402,6 @@ class ImportJobAdmin(ReadOnlyHistoryMixin, admin.ModelAdmin):
         if not super().has_view_permission(request, obj):
             return False
         return obj is None or self.sees_all(request) or obj.actor_id == request.user.pk
-
-    # A job is the record of what an import did: written by that import only.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def lookup_allowed(self, lookup, value, request=None):
         # The answer never depends on the value (see FILTERABLE_FIELDS).
