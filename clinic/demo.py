@@ -26,6 +26,7 @@ from faker import Faker
 
 from clinic.models import Doctor
 from clinic.services import doctor_save
+from clinic.synthea_headers import HEADERS
 from people import roles
 from people.models import User
 from people.services import user_create, user_set_role, user_update
@@ -41,26 +42,6 @@ UNASSIGNED_SHARE = 0.05
 #: "Today" for the generator: birth dates and encounters are counted back from it.
 REFERENCE_DATE = datetime.date(2025, 6, 30)
 
-#: Header lines of Synthea's newest CSV exporter, one per file we write.
-HEADERS: dict[str, list[str]] = {
-    "organizations.csv": ("Id,NAME,ADDRESS,CITY,STATE,ZIP,LAT,LON,PHONE,REVENUE,UTILIZATION").split(
-        ","
-    ),
-    "providers.csv": (
-        "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,"
-        "ENCOUNTERS,PROCEDURES"
-    ).split(","),
-    "patients.csv": (
-        "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,MIDDLE,LAST,SUFFIX,"
-        "MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,FIPS,"
-        "ZIP,LAT,LON,HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE,INCOME"
-    ).split(","),
-    "encounters.csv": (
-        "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,"
-        "DESCRIPTION,BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,"
-        "REASONDESCRIPTION"
-    ).split(","),
-}
 
 # Massachusetts towns with their county and county FIPS code, as Synthea's default
 # (Massachusetts) population has them.
