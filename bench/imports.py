@@ -487,75 +487,45 @@ def ensure_imported(folder: Path, manifest: dict) -> None:
 
 
 def stock_patient_resource():
-    """A plain ``ModelResource`` for ``Patient`` reading Synthea's ``patients.csv``."""
+    """A plain ``ModelResource`` for ``Patient`` reading Synthea's ``patients.csv``: the
+    columns of ``SyntheaPatientResource``, with the library's own widgets and rules."""
     from import_export import resources
     from import_export.fields import Field
     from import_export.widgets import CharWidget, DateWidget
 
     from clinic.models import Patient
+    from clinic.resources import SyntheaPatientResource
 
-    def text(attribute, column):
-        return Field(attribute=attribute, column_name=column, widget=CharWidget())
+    names = SyntheaPatientResource._meta.fields
+    columns = {
+        name: Field(
+            attribute=SyntheaPatientResource.fields[name].attribute,
+            column_name=SyntheaPatientResource.fields[name].column_name,
+            widget=DateWidget() if name.endswith("_date") else CharWidget(),
+        )
+        for name in names
+    }
 
-    def date(attribute, column):
-        return Field(attribute=attribute, column_name=column, widget=DateWidget())
+    class Meta:
+        model = Patient
+        import_id_fields = ["external_id"]
+        fields = names
 
-    class StockPatientResource(resources.ModelResource):
-        external_id = text("external_id", "Id")
-        birth_date = date("birth_date", "BIRTHDATE")
-        death_date = date("death_date", "DEATHDATE")
-        ssn = text("ssn", "SSN")
-        prefix = text("prefix", "PREFIX")
-        first_name = text("first_name", "FIRST")
-        middle_name = text("middle_name", "MIDDLE")
-        last_name = text("last_name", "LAST")
-        suffix = text("suffix", "SUFFIX")
-        maiden_name = text("maiden_name", "MAIDEN")
-        marital_status = text("marital_status", "MARITAL")
-        race = text("race", "RACE")
-        ethnicity = text("ethnicity", "ETHNICITY")
-        gender = text("gender", "GENDER")
-        address = text("address", "ADDRESS")
-        city = text("city", "CITY")
-        state = text("state", "STATE")
-        county = text("county", "COUNTY")
-        zip = text("zip", "ZIP")
+    numbers = itertools.count(1)
 
-        numbers = itertools.count(1)
+    def before_save_instance(self, instance, row, **kwargs):
+        # What patient_save fills in and the table requires (a unique MRN; no active
+        # patient with a death date): the least a plain Resource needs.
+        if not instance.mrn:
+            instance.mrn = f"S{next(numbers):09d}"
+        if instance.death_date:
+            instance.status = Patient.Status.DECEASED
 
-        class Meta:
-            model = Patient
-            import_id_fields = ["external_id"]
-            fields = [
-                "external_id",
-                "birth_date",
-                "death_date",
-                "ssn",
-                "prefix",
-                "first_name",
-                "middle_name",
-                "last_name",
-                "suffix",
-                "maiden_name",
-                "marital_status",
-                "race",
-                "ethnicity",
-                "gender",
-                "address",
-                "city",
-                "state",
-                "county",
-                "zip",
-            ]
-
-        def before_save_instance(self, instance, row, **kwargs):
-            # What patient_save fills in and the table requires (a unique MRN; no
-            # active patient with a death date): the least a plain Resource needs.
-            if not instance.mrn:
-                instance.mrn = f"S{next(self.numbers):09d}"
-            if instance.death_date:
-                instance.status = Patient.Status.DECEASED
-
+    StockPatientResource = type(
+        "StockPatientResource",
+        (resources.ModelResource,),
+        {**columns, "Meta": Meta, "before_save_instance": before_save_instance},
+    )
     return StockPatientResource
 
 
