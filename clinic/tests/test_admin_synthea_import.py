@@ -20,69 +20,17 @@ from clinic import services
 from clinic.models import Doctor, Organization, Patient
 from clinic.synthea import FOLDER_FILES
 from clinic.tests.factories import PatientFactory
-from clinic.tests.importing import csv_text
 from clinic.tests.test_import_synthea_command import (
-    ENCOUNTER_HEADER,
     ORG_HEADER,
     PATIENT_HEADER,
     PROVIDER_HEADER,
-    encounter,
+    folder,
     patient,
     row,
 )
 from people.tests.factories import UserFactory
 
 URL = "admin:clinic_patient_synthea_import"
-
-
-def folder(**files) -> dict[str, str]:
-    """A small Synthea folder as ``{file name: CSV text}``: one organization, two
-    providers, two patients and five encounters (pat-1's primary doctor is prov-a,
-    pat-2's prov-b: a tie going to the latest). Keyword arguments replace a file's
-    rows (``patients=[...]``) or drop it (``encounters=None``)."""
-    rows = {
-        "organizations.csv": (
-            ORG_HEADER,
-            [row(ORG_HEADER, Id="org-1", NAME="PCP1", ZIP="021182571")],
-        ),
-        "providers.csv": (
-            PROVIDER_HEADER,
-            [
-                row(
-                    PROVIDER_HEADER,
-                    Id="prov-a",
-                    ORGANIZATION="org-1",
-                    NAME="Ann1 Able2",
-                    GENDER="F",
-                ),
-                row(
-                    PROVIDER_HEADER,
-                    Id="prov-b",
-                    ORGANIZATION="org-1",
-                    NAME="Ben3 Baker4",
-                    GENDER="M",
-                ),
-            ],
-        ),
-        "patients.csv": (PATIENT_HEADER, [patient("pat-1", "Cy5"), patient("pat-2", "Di6")]),
-        "encounters.csv": (
-            ENCOUNTER_HEADER,
-            [
-                encounter("2020-01-01T10:00:00Z", "pat-1", "prov-a"),
-                encounter("2021-01-01T10:00:00Z", "pat-1", "prov-a"),
-                encounter("2022-01-01T10:00:00Z", "pat-1", "prov-b"),
-                encounter("2020-01-01T10:00:00Z", "pat-2", "prov-a"),
-                encounter("2023-01-01T10:00:00Z", "pat-2", "prov-b"),
-            ],
-        ),
-    }
-    for key, value in files.items():
-        name = f"{key}.csv"
-        if value is None:
-            rows.pop(name)
-        else:
-            rows[name] = (rows[name][0], value)
-    return {name: csv_text(header, body) for name, (header, body) in rows.items()}
 
 
 def zip_bytes(files: dict, prefix: str = "output/csv/", extra: dict | None = None) -> bytes:

@@ -13,7 +13,7 @@ from admin_ext.testing import ClinicTestCase
 from clinic.models import Doctor, Organization, Patient
 from clinic.synthea import FolderResult
 from clinic.tests.factories import PatientFactory
-from clinic.tests.importing import write_csv
+from clinic.tests.importing import csv_text, write_csv
 
 ORG_HEADER = "Id,NAME,ADDRESS,CITY,STATE,ZIP,LAT,LON,PHONE,REVENUE,UTILIZATION".split(",")
 PROVIDER_HEADER = "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,ENCOUNTERS,PROCEDURES".split(
@@ -56,18 +56,17 @@ def encounter(start, patient_id, provider_id):
     )
 
 
-class ImportSyntheaCommandTests(ClinicTestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
-        self.folder = Path(self.tmp.name)
-        write_csv(
-            self.folder / "organizations.csv",
+def folder(**files) -> dict[str, str]:
+    """A small Synthea folder as ``{file name: CSV text}``: one organization, two
+    providers, two patients and five encounters (pat-1's primary doctor is prov-a,
+    pat-2's prov-b: a tie going to the latest). Keyword arguments replace a file's
+    rows (``patients=[...]``) or drop it (``encounters=None``)."""
+    rows = {
+        "organizations.csv": (
             ORG_HEADER,
             [row(ORG_HEADER, Id="org-1", NAME="PCP1", ZIP="021182571")],
-        )
-        write_csv(
-            self.folder / "providers.csv",
+        ),
+        "providers.csv": (
             PROVIDER_HEADER,
             [
                 row(
@@ -85,14 +84,9 @@ class ImportSyntheaCommandTests(ClinicTestCase):
                     GENDER="M",
                 ),
             ],
-        )
-        write_csv(
-            self.folder / "patients.csv",
-            PATIENT_HEADER,
-            [patient("pat-1", "Cy5"), patient("pat-2", "Di6")],
-        )
-        write_csv(
-            self.folder / "encounters.csv",
+        ),
+        "patients.csv": (PATIENT_HEADER, [patient("pat-1", "Cy5"), patient("pat-2", "Di6")]),
+        "encounters.csv": (
             ENCOUNTER_HEADER,
             [
                 encounter("2020-01-01T10:00:00Z", "pat-1", "prov-a"),
@@ -101,7 +95,24 @@ class ImportSyntheaCommandTests(ClinicTestCase):
                 encounter("2020-01-01T10:00:00Z", "pat-2", "prov-a"),
                 encounter("2023-01-01T10:00:00Z", "pat-2", "prov-b"),
             ],
-        )
+        ),
+    }
+    for key, value in files.items():
+        name = f"{key}.csv"
+        if value is None:
+            rows.pop(name)
+        else:
+            rows[name] = (rows[name][0], value)
+    return {name: csv_text(header, body) for name, (header, body) in rows.items()}
+
+
+class ImportSyntheaCommandTests(ClinicTestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.folder = Path(self.tmp.name)
+        for name, text in folder().items():
+            (self.folder / name).write_text(text, encoding="utf-8")
 
     def run_command(self, *args):
         out = io.StringIO()
