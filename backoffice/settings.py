@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     # Ours first, so templates/admin overrides and app templates win.
     "admin_ext",
     "admin_ext.imports",
+    "admin_ext.audit",
     "people",
     "clinic",
     "django.contrib.admin",
@@ -91,6 +92,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, errors included, carries the request's id.
+    "admin_ext.audit.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -244,6 +247,13 @@ EXPORT_MAX_XLSX_ROWS = env.int("EXPORT_MAX_XLSX_ROWS", default=25_000)
 # (no reason, no permission update), so it is off.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
+# Audit (admin_ext.audit, docs/audit.md). Sealed by the SHA-256 hash chain besides every
+# simple-history table: the access log and the login events.
+AUDIT_SEALED_MODELS = ["audit.AccessLog", "people.LoginEvent"]
+# How long (seconds) a seal waits for writers on PostgreSQL before it gives up and
+# leaves the rows to the next seal, instead of queueing every writer behind an import.
+AUDIT_SEAL_LOCK_TIMEOUT = env.float("AUDIT_SEAL_LOCK_TIMEOUT", default=5.0)
 
 # django-jazzmin
 from admin_ext.jazzmin import JAZZMIN_SETTINGS, JAZZMIN_UI_TWEAKS  # noqa: E402,F401

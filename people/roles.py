@@ -31,6 +31,12 @@ _PATIENT_MODELS = ("patient", "unassignedpatient", "archivedpatient")
 _OWN_IMPORT_JOBS = ["imports.view_importjob"]
 _ALL_IMPORT_JOBS = ["imports.view_importjob", "imports.view_all_importjobs"]
 
+# Audit (admin_ext.audit): view_accesslog opens the audit trail and the access log
+# with the rows about records the user may see (a doctor: their own patients);
+# view_all_accesslog shows every row; export_audit exports the filtered trail.
+_OWN_AUDIT = ["audit.view_accesslog"]
+_ALL_AUDIT = ["audit.view_accesslog", "audit.view_all_accesslog", "audit.view_auditseal"]
+
 ROLES: dict[str, list[str]] = {
     ADMINISTRATOR: [
         *_crud("organization", "view", "add", "change", "import", "export"),
@@ -45,6 +51,7 @@ ROLES: dict[str, list[str]] = {
         *_crud("loginevent", "view"),
         "auth.view_group",
         *_ALL_IMPORT_JOBS,
+        *_ALL_AUDIT,
     ],
     FRONT_DESK: [
         *_crud("organization", "view"),
@@ -59,6 +66,7 @@ ROLES: dict[str, list[str]] = {
     DOCTOR: [
         *_crud("organization", "view"),
         *_crud("doctor", "view"),
+        *_OWN_AUDIT,
     ],
     DATA_STEWARD: [
         *_crud("organization", "view", "add", "change", "import", "export"),
@@ -76,5 +84,7 @@ ROLES: dict[str, list[str]] = {
         *_crud("loginevent", "view"),
         "auth.view_group",
         *_ALL_IMPORT_JOBS,
+        *_ALL_AUDIT,
+        "audit.export_audit",
     ],
 }

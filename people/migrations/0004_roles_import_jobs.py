@@ -1,5 +1,7 @@
 """Re-apply the roles now that imports 0001 added the import job permissions."""
 
+from functools import partial
+
 from django.db import migrations
 
 from people.migrations._roles import apply_roles
@@ -11,4 +13,5 @@ class Migration(migrations.Migration):
         ("imports", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(apply_roles, migrations.RunPython.noop)]
+    # Not strict: the newest roles migration is (0005 names audit permissions).
+    operations = [migrations.RunPython(partial(apply_roles, strict=False), migrations.RunPython.noop)]

@@ -1,0 +1,137 @@
+"""Writes to the access log: one function per operation (DESIGN.md, "Writes: one path each").
+
+Every access-log row goes through :func:`log_access` (one record) or
+:func:`log_access_many` (the patients on one search result page). Callers write the
+row before the response leaves and outside the view's transaction (the admin's
+change view runs in ``transaction.atomic``; log after it returns), so a response
+that fails while rendering or sending still leaves its row; the row is written in
+autocommit, one ``INSERT``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.contrib.contenttypes.models import ContentType
+
+from admin_ext.audit.models import AccessLog
+
+#: An incoming ``X-Request-ID`` kept as the request id when it looks like one.
+REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def new_request_id(incoming: str | None = None) -> str:
+    """The id of a request: ``incoming`` (a proxy's ``X-Request-ID``) when it is 8 to 64
+    letters, digits, dots, dashes or underscores, else a new UUID4 in hex (32 chars)."""
+    if incoming and REQUEST_ID_SHAPE.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def client_ip(request) -> str | None:
+    """The client's IP address from ``REMOTE_ADDR``, or None without a request.
+
+    ``X-Forwarded-For`` is not trusted here: behind a proxy, set it up to rewrite
+    ``REMOTE_ADDR`` (gunicorn ``--forwarded-allow-ips``).
+    """
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def request_fields(request) -> dict:
+    """The access-log columns a request gives: ``ip_address``, ``user_agent``, ``request_id``."""
+    if request is None:
+        return {"ip_address": None, "user_agent": "", "request_id": ""}
+    return {
+        "ip_address": client_ip(request),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
+        "request_id": getattr(request, "request_id", ""),
+    }
+
+
+def _actor(request, actor):
+    if actor is None and request is not None:
+        user = getattr(request, "user", None)
+        actor = user if user is not None and user.is_authenticated else None
+    return actor
+
+
+def _entry(*, action, actor, obj, model, object_id, object_repr, detail, fields) -> AccessLog:
+    if obj is not None:
+        model = type(obj)
+        object_id = str(obj.pk)
+        object_repr = object_repr or str(obj)
+    content_type = (
+        ContentType.objects.get_for_model(model, for_concrete_model=True) if model else None
+    )
+    return AccessLog(
+        actor=actor,
+        actor_label=(getattr(actor, "email", "") or "")[:254],
+        action=action,
+        content_type=content_type,
+        object_id=str(object_id or "")[:64],
+        object_repr=str(object_repr or "")[:200],
+        detail=detail or {},
+        **fields,
+    )
+
+
+def log_access(
+    *,
+    action: str,
+    request=None,
+    actor=None,
+    obj=None,
+    model=None,
+    object_id: str | int = "",
+    object_repr: str = "",
+    detail: dict | None = None,
+    actor_label: str = "",
+) -> AccessLog:
+    """Write one access-log row; returns it.
+
+    Args: ``action`` an ``AccessLog.Action`` value; ``request`` (gives the actor when
+    ``actor`` is None, and the IP, user agent and request id); ``obj`` the record, or
+    ``model`` with ``object_id`` and ``object_repr`` (a model without one row: an
+    export); ``detail`` JSON-serializable extras (``rows``, ``filter``, ``job``...);
+    ``actor_label`` the typed email of a failed sign-in without a user.
+    """
+    actor = _actor(request, actor)
+    entry = _entry(
+        action=action,
+        actor=actor,
+        obj=obj,
+        model=model,
+        object_id=object_id,
+        object_repr=object_repr,
+        detail=detail,
+        fields=request_fields(request),
+    )
+    if actor_label and not entry.actor_label:
+        entry.actor_label = actor_label[:254]
+    entry.save(force_insert=True)
+    return entry
+
+
+def log_access_many(*, action: str, request, objects, detail: dict | None = None) -> int:
+    """One access-log row per object in ``objects`` (the patients a search result page
+    shows), in one ``INSERT``; returns how many were written."""
+    actor = _actor(request, None)
+    fields = request_fields(request)
+    entries = [
+        _entry(
+            action=action,
+            actor=actor,
+            obj=obj,
+            model=None,
+            object_id="",
+            object_repr="",
+            detail=detail,
+            fields=fields,
+        )
+        for obj in objects
+    ]
+    AccessLog.objects.bulk_create(entries)
+    return len(entries)
