@@ -18,19 +18,27 @@ write without a service, reason or per-field rules. So here history is only read
   reads as missing (Django's "doesn't exist" redirect), on both pages; a malformed
   object or version id on the version page is 404, as is a version of another object.
 - Work-queue proxies of a historical model show the concrete model's history.
+- "As of": the history list of a simple-history model offers a date (and optional
+  time) and opens the version that was current then (:class:`AsOfForm`), so an
+  auditor reads the record as it was on a given day.
 
 Put the mixin before ``SimpleHistoryAdmin`` in the bases. On a plain ModelAdmin it
 does the same for Django's own history page (the admin log): GET only, hidden as
 missing.
 """
 
+import datetime
+
 from django import forms
+from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from simple_history.utils import get_history_model_for_model, get_m2m_reverse_field_name
 
 #: The only methods history pages answer.
@@ -62,6 +70,19 @@ def _historical_m2m(field, record):
     return display
 
 
+class AsOfForm(forms.Form):
+    """The "as of" moment on a history list: a date, and a time that defaults to the
+    end of that day, in the site's time zone (``TIME_ZONE``)."""
+
+    as_of = forms.DateField(label="As of", widget=forms.DateInput(attrs={"type": "date"}))
+    at = forms.TimeField(label="at", required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+
+    def moment(self) -> datetime.datetime:
+        """The aware datetime asked for (call after ``is_valid()``)."""
+        at = self.cleaned_data.get("at") or datetime.time.max
+        return timezone.make_aware(datetime.datetime.combine(self.cleaned_data["as_of"], at))
+
+
 class ReadOnlyHistoryMixin:
     """History list and version pages that only read (see the module docstring)."""
 
@@ -75,6 +96,9 @@ class ReadOnlyHistoryMixin:
             # so its history page fails (500) on a proxy; a proxy's rows and history
             # are the concrete model's.
             opts.simple_history_manager_attribute = concrete.simple_history_manager_attribute
+        if self._history_model() is not None:
+            # simple-history's list with the "as of" form above it.
+            self.object_history_template = "admin_ext/object_history.html"
 
     def revert_disabled(self, request, obj=None):
         """Always: nothing is reverted from a history page (titles say "View")."""
@@ -97,13 +121,53 @@ class ReadOnlyHistoryMixin:
         )
         return obj if obj is not None and may_read(request, obj) else None
 
+    def _history_model(self):
+        """The simple-history model of this admin's model, or None (Django's log only)."""
+        if not hasattr(self.opts.concrete_model._meta, "simple_history_manager_attribute"):
+            return None
+        return get_history_model_for_model(self.opts.concrete_model)
+
     def history_view(self, request, object_id, extra_context=None):
-        """The list of versions (simple-history's, or Django's log), GET only."""
+        """The list of versions (simple-history's, or Django's log), GET only.
+
+        With ``?as_of=YYYY-MM-DD`` (and optionally ``&at=HH:MM``) it redirects to
+        the version current at that moment; a moment before the record existed, or
+        an invalid date, shows the list with a message.
+        """
         if request.method not in READ_METHODS:
             return HttpResponseNotAllowed(READ_METHODS)
-        if self.readable_history_object(request, object_id) is None:
+        obj = self.readable_history_object(request, object_id)
+        if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        return super().history_view(request, object_id, extra_context)
+        history_model = self._history_model()
+        if history_model is None:
+            return super().history_view(request, object_id, extra_context)
+        form = AsOfForm(request.GET if "as_of" in request.GET else None)
+        if form.is_bound:
+            if form.is_valid():
+                moment = form.moment()
+                record = (
+                    history_model._default_manager.filter(
+                        **{self.opts.pk.attname: obj.pk}, history_date__lte=moment
+                    )
+                    .order_by("-history_date", "-history_id")
+                    .first()
+                )
+                if record is not None:
+                    url_name = (
+                        f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}"
+                    )
+                    url = reverse(f"{url_name}_simple_history", args=[obj.pk, record.pk])
+                    return HttpResponseRedirect(f"{url}?{urlencode({'as_of': moment.isoformat()})}")
+                messages.warning(
+                    request,
+                    f"{obj} has no version as of {timezone.localtime(moment):%Y-%m-%d %H:%M}: "
+                    "it was created later.",
+                )
+            else:
+                messages.error(request, "Give the date as YYYY-MM-DD and the time as HH:MM.")
+        context = {"as_of_form": form if form.is_bound else AsOfForm(), **(extra_context or {})}
+        return super().history_view(request, object_id, context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         """One version of the object, read-only. Replaces simple-history's revert form."""
@@ -151,6 +215,7 @@ class ReadOnlyHistoryMixin:
             "add": False,
             "change": False,
             "revert_disabled": True,
+            "as_of": self._as_of(request),
             "change_history": False,
             "has_view_permission": True,
             "has_add_permission": False,
@@ -159,6 +224,14 @@ class ReadOnlyHistoryMixin:
             **(extra_context or {}),
         }
         return self.render_history_view(request, self.object_history_form_template, context)
+
+    @staticmethod
+    def _as_of(request) -> datetime.datetime | None:
+        """The moment the version page was opened for (``?as_of=``, ISO 8601), if any."""
+        try:
+            return datetime.datetime.fromisoformat(request.GET.get("as_of", ""))
+        except ValueError:
+            return None
 
     def get_history_version_fieldsets(self, request, version, record):
         """The admin's fieldsets for ``version``, reduced to what the history holds.
