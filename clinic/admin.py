@@ -2,14 +2,18 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
+from django.utils.text import capfirst
 from django.utils.translation import ngettext
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from admin_ext.admin import REASON_FIELD, ClinicModelAdmin, ReasonForm
+from admin_ext.audit.models import AccessLog
+from admin_ext.audit.services import log_access, log_access_many
 from admin_ext.imports.mixins import JobConfirmImportForm, JobImportForm
 from clinic import resources, services
 from clinic.admin_sharing import PatientSharingMixin
@@ -443,6 +447,96 @@ class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdm
     def get_historical_record_context_helper(self, request, historical_record):
         """simple-history's diff formatter, masking SSN values without view_ssn."""
         return HistoryHelper(self.model, historical_record, mask_ssn=not self.may_see_ssn(request))
+
+    # -- access log (admin_ext.audit; HIPAA 45 CFR 164.312(b): reads of PHI are logged) --
+    # Each row is written after the admin's view has returned (outside the change
+    # view's transaction) and before the page is rendered, so a page that fails
+    # while rendering or sending still leaves its row. The work queues (unassigned,
+    # archived) inherit these: their rows name the concrete Patient.
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The change page; a GET that shows a patient writes a ``view`` row, and an
+        ``ssn_reveal`` row (``detail={"page": "change"}``) when the patient has an SSN
+        and the page shows it unmasked (``clinic.view_ssn``: the SSN field instead of
+        the masked one).
+
+        None for the add page or a hidden or missing patient (the "doesn't exist"
+        redirect), and none for a POST: a save is in the record's history, and a
+        refused one shows the patient the GET before it logged.
+        """
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        patient = context.get("original")
+        if request.method == "GET" and object_id is not None and patient is not None:
+            log_access(action=AccessLog.Action.VIEW, request=request, obj=patient)
+            if patient.ssn and "ssn" in flatten_fieldsets(context["adminform"].fieldsets):
+                self._log_ssn_reveal(request, patient, {"page": "change"})
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        """The list; a search writes one ``search`` row per patient on the page shown.
+
+        The rule: a GET whose list is narrowed by a search term (``q``) or any
+        filter (a list filter or a lookup in the query string) is a search, and
+        each patient on the page it shows gets a row (one ``INSERT``), with
+        ``detail={"filter": the query string}``. The plain list, on any page and
+        in any order, writes none: it is the viewer's own worklist, every row of
+        which the visibility rule already grants them, while a search looks for
+        particular people. POSTs (actions) write none here; an export is logged
+        by the export itself (``ClinicModelAdmin.log_export``).
+        """
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if request.method == "GET" and changelist is not None:
+            if changelist.query or changelist.get_filters_params():
+                log_access_many(
+                    action=AccessLog.Action.SEARCH,
+                    request=request,
+                    objects=list(changelist.result_list),
+                    detail={"filter": request.GET.urlencode()},
+                )
+        return response
+
+    def render_history_view(self, request, template, context, **kwargs):
+        """The history list and version pages: a ``view_history`` row for the patient
+        (a version page's with ``detail={"version": history id}``), and an
+        ``ssn_reveal`` row when the page shows an SSN unmasked, written just before
+        the page renders (simple-history renders inside its view).
+
+        Both pages reach here only for a patient the user may read, on GET or
+        HEAD (``admin_ext.history``); HEAD, which shows nothing, writes none.
+        """
+        if request.method == "GET":
+            patient, record = context["object"], context.get("record")
+            detail = {"version": record.pk} if record is not None else {}
+            log_access(
+                action=AccessLog.Action.VIEW_HISTORY, request=request, obj=patient, detail=detail
+            )
+            if self._history_shows_ssn(request, context):
+                page = {"page": "version", **detail} if record is not None else {"page": "history"}
+                self._log_ssn_reveal(request, patient, page)
+        return super().render_history_view(request, template, context, **kwargs)
+
+    def _history_shows_ssn(self, request, context) -> bool:
+        """Whether a history page shows an SSN unmasked: a version page whose version
+        has one among its fields, or a history list whose page of diffs changes one
+        (unmasked for ``clinic.view_ssn`` holders, ``HistoryHelper``)."""
+        if "adminform" in context:
+            shown = flatten_fieldsets(context["adminform"].fieldsets)
+            return "ssn" in shown and bool(context["original"].ssn)
+        if not self.may_see_ssn(request):
+            return False
+        label = capfirst(Patient._meta.get_field("ssn").verbose_name)  # as the diff names it
+        records = context["page_obj"].object_list
+        return any(
+            change["field"] == label
+            for record in records
+            for change in getattr(record, "history_delta_changes", ())
+        )
+
+    @staticmethod
+    def _log_ssn_reveal(request, patient, detail: dict) -> None:
+        log_access(action=AccessLog.Action.SSN_REVEAL, request=request, obj=patient, detail=detail)
 
     import_form_class = PatientImportForm
     confirm_form_class = PatientConfirmImportForm

@@ -1,6 +1,11 @@
-"""Receivers: the Profile for each new user, and login events from Django's auth signals.
+"""Receivers: the Profile for each new user, and sign-ins from Django's auth signals.
 
-Business rules stay in services; these receivers only record facts.
+Business rules stay in services; these receivers only record facts. Each sign-in,
+failed sign-in and sign-out is written twice, for two readers: a ``LoginEvent``
+(the people app's login events page and the login count) and an access-log row
+(``admin_ext.audit``: the audit trail, sealed; HIPAA 45 CFR 164.312(b) asks for
+log-in monitoring, 164.308(a)(5)(ii)(C)). IP address and user agent come from the
+access log's own reading of the request (``admin_ext.audit.services.request_fields``).
 """
 
 from django.conf import settings
@@ -10,24 +15,9 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from admin_ext.audit.models import AccessLog
+from admin_ext.audit.services import log_access, request_fields
 from people.models import LoginEvent, Profile
-
-
-def client_ip(request) -> str | None:
-    """The client's IP address from ``REMOTE_ADDR``, or None without a request.
-
-    ``X-Forwarded-For`` is not trusted here: behind a proxy, set it up to rewrite
-    ``REMOTE_ADDR`` (gunicorn ``--forwarded-allow-ips``).
-    """
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def _user_agent(request) -> str:
-    if request is None:
-        return ""
-    return request.META.get("HTTP_USER_AGENT", "")[:500]
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="people_profile_create")
@@ -55,43 +45,55 @@ def update_last_login(sender, user, **kwargs):
 
 @receiver(user_logged_in, dispatch_uid="people_login_success")
 def record_login(sender, request, user, **kwargs):
-    """Count the login, keep the IP, and write a success event."""
-    ip = client_ip(request)
+    """Count the login, keep the IP, write a success event and a ``login`` access-log row."""
+    fields = request_fields(request)
+    ip = fields["ip_address"]
     Profile.objects.filter(user=user).update(login_count=F("login_count") + 1, last_login_ip=ip)
     LoginEvent.objects.create(
         user=user,
         email=user.email,
         kind=LoginEvent.Kind.SUCCESS,
         ip_address=ip,
-        user_agent=_user_agent(request),
+        user_agent=fields["user_agent"],
     )
+    log_access(action=AccessLog.Action.LOGIN, request=request, actor=user)
 
 
 @receiver(user_login_failed, dispatch_uid="people_login_failure")
 def record_login_failure(sender, credentials, request=None, **kwargs):
-    """Write a failure event with the email that was typed (never the password)."""
+    """Write a failure event and a ``login_failed`` access-log row with the email that
+    was typed (never the password).
+
+    The row's actor is the user the email names (``actor_label`` their email), or
+    None for an unknown email (``actor_label`` the email as typed).
+    """
     from django.contrib.auth import get_user_model
 
     email = str(credentials.get("username") or credentials.get("email") or "")[:254]
     user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    fields = request_fields(request)
     LoginEvent.objects.create(
         user=user,
         email=email,
         kind=LoginEvent.Kind.FAILURE,
-        ip_address=client_ip(request),
-        user_agent=_user_agent(request),
+        ip_address=fields["ip_address"],
+        user_agent=fields["user_agent"],
     )
+    log_access(action=AccessLog.Action.LOGIN_FAILED, request=request, actor=user, actor_label=email)
 
 
 @receiver(user_logged_out, dispatch_uid="people_logout")
 def record_logout(sender, request, user, **kwargs):
-    """Write a logout event (``user`` is None when the session had already expired)."""
+    """Write a logout event and a ``logout`` access-log row (none when ``user`` is None:
+    the session had already expired, so nobody was signed in)."""
     if user is None:
         return
+    fields = request_fields(request)
     LoginEvent.objects.create(
         user=user,
         email=user.email,
         kind=LoginEvent.Kind.LOGOUT,
-        ip_address=client_ip(request),
-        user_agent=_user_agent(request),
+        ip_address=fields["ip_address"],
+        user_agent=fields["user_agent"],
     )
+    log_access(action=AccessLog.Action.LOGOUT, request=request, actor=user)

@@ -14,6 +14,7 @@ import re
 import uuid
 
 from django.contrib.contenttypes.models import ContentType
+from simple_history.models import HistoricalRecords
 
 from admin_ext.audit.models import AccessLog
 
@@ -27,6 +28,16 @@ def new_request_id(incoming: str | None = None) -> str:
     if incoming and REQUEST_ID_SHAPE.match(incoming):
         return incoming
     return uuid.uuid4().hex
+
+
+def current_request():
+    """The request being served on this thread, or None (a command, a test without one).
+
+    simple-history's ``HistoryRequestMiddleware`` keeps it for the history rows'
+    user; services and imports, which take no request, read it here for the IP, user
+    agent and request id of their access-log rows.
+    """
+    return getattr(HistoricalRecords.context, "request", None)
 
 
 def client_ip(request) -> str | None:
@@ -96,9 +107,11 @@ def log_access(
     ``actor`` is None, and the IP, user agent and request id); ``obj`` the record, or
     ``model`` with ``object_id`` and ``object_repr`` (a model without one row: an
     export); ``detail`` JSON-serializable extras (``rows``, ``filter``, ``job``...);
-    ``actor_label`` the typed email of a failed sign-in without a user.
+    ``actor_label`` the email a failed sign-in typed: with it, ``actor`` is the user
+    that email names or None, never the request's signed-in user.
     """
-    actor = _actor(request, actor)
+    if not actor_label:  # a failed sign-in names its own actor, never the session's
+        actor = _actor(request, actor)
     entry = _entry(
         action=action,
         actor=actor,

@@ -3,15 +3,32 @@
 An import calls :func:`job_start` before it writes anything (outside the import's
 transaction, so the record survives a rollback), writes with ``job.reason`` as the
 history reason of every row, and ends with :func:`job_finish`, whatever happened.
+
+Every import path ends in :func:`job_finish` (the admin's single-file import and its
+refused previews, ``admin_ext.imports.mixins``; the Synthea folder page,
+``clinic.admin_synthea``; the ``import_synthea`` command), so that is where each job
+writes its one ``import`` access-log row (DESIGN.md, "Audit"; HIPAA 45 CFR
+164.312(b)) and, once an import that wrote rows has committed, seals the audit
+chain (issue 7: "sealing runs after each import").
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from django.db import transaction
 from django.utils import timezone
 
+from admin_ext.audit.chain import seal_quietly
+from admin_ext.audit.models import AccessLog
+from admin_ext.audit.services import current_request, log_access
 from admin_ext.imports.models import ImportJob
+
+#: The outcomes of an import that wrote rows: the audit chain is sealed after them.
+#: A refused, conflicting or failed import wrote nothing but its job and access-log
+#: row, which the scheduled ``seal_audit`` covers; sealing after those would make a
+#: user whose preview was refused wait for the seal's locks behind a running import.
+WROTE_ROWS = (ImportJob.Status.SUCCEEDED, ImportJob.Status.PARTIAL)
 
 
 def file_entry(
@@ -75,6 +92,10 @@ def job_finish(
     ``failed_rows`` dicts likewise. ``files``, when given, replaces the list (row
     counts known only at the end). ``problem_count`` is the exact number of problems
     when the caller kept only some (default ``len(problems)``). Returns the saved job.
+
+    Also writes the job's ``import`` access-log row (:func:`log_import`) and, for an
+    import that wrote rows (:data:`WROTE_ROWS`), seals the audit chain once the
+    caller's transaction commits (at once outside one).
     """
     problems = list(problems or [])
     cap = ImportJob.MAX_STORED_PROBLEMS
@@ -88,7 +109,30 @@ def job_finish(
         job.files = files
     job.finished_at = timezone.now()
     job.save()
+    log_import(job)
+    if status in WROTE_ROWS:
+        # robust: the import has committed; a seal that fails must not turn it into
+        # an error page (the scheduled seal_audit covers the rows instead).
+        transaction.on_commit(lambda: seal_quietly(trigger=f"Import #{job.pk}"), robust=True)
     return job
+
+
+def log_import(job: ImportJob) -> AccessLog:
+    """Write ``job``'s ``import`` access-log row; returns it.
+
+    The row's actor is ``job.actor`` (None for a command run without ``--actor``: the
+    system), its object the job, its ``detail`` ``{"job": id, "status": str,
+    "counts": {...}}``. IP address, user agent and request id are those of the
+    request the import runs in, when there is one (``current_request``), so no
+    import path has to pass it down; a command has none.
+    """
+    return log_access(
+        action=AccessLog.Action.IMPORT,
+        request=current_request(),
+        actor=job.actor,
+        obj=job,
+        detail={"job": job.pk, "status": job.status, "counts": job.counts},
+    )
 
 
 def _problem_dict(problem) -> dict:
