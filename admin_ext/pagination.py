@@ -159,6 +159,11 @@ class KeysetChangeListMixin:
         lookup_params.pop(CURSOR_VAR, None)
         return lookup_params
 
+    @property
+    def is_narrowed(self) -> bool:
+        """Whether a search term (``q``) or any filter narrows the list."""
+        return bool(self.query or self.get_filters_params() or self.has_active_filters)
+
     def get_query_string(self, new_params=None, remove=None):
         # A link to another page carries the cursor that makes it cheap; every other
         # link (filters, sorting, "show all") starts over without one.
@@ -175,7 +180,7 @@ class KeysetChangeListMixin:
         self.result_count_is_exact = getattr(paginator, "count_is_exact", True)
         cap = getattr(paginator, "count_cap", None)
         # Nothing narrows the list: its count is the total (Django counts twice).
-        unfiltered = not (self.query or self.get_filters_params() or self.has_active_filters)
+        unfiltered = not self.is_narrowed
         if not self.model_admin.show_full_result_count:
             full_result_count = None
         elif unfiltered:

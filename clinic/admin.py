@@ -488,7 +488,7 @@ class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdm
         response = super().changelist_view(request, extra_context)
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if request.method == "GET" and changelist is not None:
-            if changelist.query or changelist.get_filters_params():
+            if changelist.is_narrowed:
                 log_access_many(
                     action=AccessLog.Action.SEARCH,
                     request=request,
