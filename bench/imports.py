@@ -34,8 +34,9 @@ tables first unless it says otherwise; ``rows`` is what the case imported):
 - ``reimport_unchanged``: ``import_synthea`` on the same folder again, on what
   ``import_new`` left (imported first, untimed, if the tables do not hold it).
   ``written`` counts its INSERT/UPDATE/DELETE statements (``written_tables`` per
-  table), ``data_written`` those outside the ``imports`` app (the import job record
-  every import leaves is bookkeeping, not data) and ``history_rows_added`` the
+  table), ``data_written`` those outside the ``imports`` and ``audit`` apps (the
+  import job record, the access-log row and the audit seal every import leaves are
+  bookkeeping, not data) and ``history_rows_added`` the
   history rows it added: the last two must be 0.
 - ``export_stream``: the patient export as the admin runs it (changelist, Export,
   CSV, as a superuser through Django's test client), the response read to the end,
@@ -651,7 +652,11 @@ def reimport_unchanged(folder: Path, manifest: dict) -> dict:
     before = history_rows()
     with measured() as counter:
         import_folder(folder)
-    job_tables = {m._meta.db_table for m in apps.get_app_config("imports").get_models()}
+    job_tables = {
+        m._meta.db_table
+        for app in ("imports", "audit")
+        for m in apps.get_app_config(app).get_models()
+    }
     return counter.record(
         file_rows(manifest, "patients.csv"),
         files_rows=sum(f["rows"] for f in manifest["files"].values()),

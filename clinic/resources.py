@@ -330,7 +330,7 @@ class PatientResource(_SSNMixin, ServiceModelResource):
         columns = [fields[n].column_name for n in ("first_name", "last_name", "birth_date")]
         if not all(c in headers for c in columns):
             return index
-        known = getattr(self._instance_loader, "instances", {})
+        known = self._instance_loader.known_keys()
         id_column = fields["external_id"].column_name
         id_index = headers.index(id_column) if id_column in headers else None
         first, last, born = (headers.index(c) for c in columns)

@@ -279,7 +279,10 @@ class ChunkedInstanceLoader(ModelInstanceLoader):
     """Loads every existing row a file names in ``LOOKUP_CHUNK``-sized queries.
 
     Like import-export's ``CachedInstanceLoader`` (one ``import_id_field``), but it
-    stays under SQLite's limit on query parameters for large files.
+    stays under SQLite's limit on query parameters for large files. For a model that
+    keeps ``import_digest``, it first reads only each record's key and digest, then
+    loads whole records only for the rows whose digest differs: a re-import of an
+    unchanged file builds no model instance at all (:meth:`stored_digest`).
     """
 
     def __init__(self, resource, dataset=None):
@@ -287,15 +290,51 @@ class ChunkedInstanceLoader(ModelInstanceLoader):
         (id_name,) = resource.get_import_id_fields()
         self.id_field = resource.fields[id_name]
         self.instances = {}
+        self.digests = {}
         headers = dataset.headers or []
         if self.id_field.column_name not in headers:
             return
         index = headers.index(self.id_field.column_name)
         keys = {_text(row[index]) for row in dataset} - {""}
-        self.instances = rows_by_key(self.get_queryset(), self.id_field.attribute, keys)
+        attribute = self.id_field.attribute
+        if resource._uses_digest:
+            self.digests = self._stored_digests(attribute, keys)
+            keys = {
+                _text(data[index])
+                for data in dataset
+                if _text(data[index]) in self.digests
+                and self.digests[_text(data[index])]
+                != resource.row_digest(dict(zip(headers, data, strict=False)))
+            }
+        self.instances = rows_by_key(self.get_queryset(), attribute, keys)
+
+    def _stored_digests(self, attribute: str, keys) -> dict[str, str]:
+        keys = sorted(keys)
+        digests = {}
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            rows = self.get_queryset().filter(**{f"{attribute}__in": chunk})
+            digests.update(rows.values_list(attribute, "import_digest"))
+        return digests
+
+    def known_keys(self) -> set[str]:
+        """The keys of the file's rows that name a stored record."""
+        return self.digests.keys() | self.instances.keys()
+
+    def stored_digest(self, row) -> str | None:
+        """The ``import_digest`` of the record ``row`` names (``""`` when it has none),
+        or None when no record has its key."""
+        return self.digests.get(_text(row.get(self.id_field.column_name)))
 
     def get_instance(self, row):
-        return self.instances.get(_text(row.get(self.id_field.column_name)))
+        key = _text(row.get(self.id_field.column_name))
+        if key in self.digests and key not in self.instances:
+            # A row whose digest matched but that is imported anyway (a key repeated in
+            # the file): load its record now.
+            self.instances[key] = (
+                self.get_queryset().filter(**{self.id_field.attribute: key}).first()
+            )
+        return self.instances.get(key)
 
 
 # -- the base Resource -------------------------------------------------------------
@@ -557,10 +596,8 @@ class ServiceModelResource(resources.ModelResource):
         self._row_digest = ""
         if self._uses_digest:
             self._row_digest = self.row_digest(row)
-            stored = instance_loader.get_instance(row)
             if (
-                stored is not None
-                and stored.import_digest == self._row_digest
+                instance_loader.stored_digest(row) == self._row_digest
                 and number not in self._row_problems
             ):
                 # The very row this record was last imported from, and nothing saved
