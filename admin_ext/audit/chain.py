@@ -94,9 +94,18 @@ def canonical(value):
     return value
 
 
+#: Column value types hashed as they are (most of them): no call to :func:`canonical`.
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def row_hash(values) -> bytes:
     """SHA-256 (32 bytes) of one row's column values (:func:`canonical` JSON list)."""
-    text = json.dumps([canonical(v) for v in values], separators=(",", ":"), ensure_ascii=False)
+    plain = _PLAIN
+    text = json.dumps(
+        [v if type(v) in plain else canonical(v) for v in values],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(text.encode()).digest()
 
 
