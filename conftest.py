@@ -1,5 +1,7 @@
 """Project-wide pytest configuration."""
 
+import pytest
+
 
 def pytest_configure(config):
     from django.conf import settings
@@ -8,3 +10,14 @@ def pytest_configure(config):
     # class; the hasher is not what these tests are about (cookiecutter-django
     # does the same in its test settings).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def untracked_update_guard():
+    """Fail any test in which ``QuerySet.update()`` writes a model with history outside a
+    history-aware helper (``admin_ext.audit.guards``; DESIGN.md, "Writes: one path each")."""
+    from admin_ext.audit.guards import install
+
+    uninstall = install()
+    yield
+    uninstall()

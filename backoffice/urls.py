@@ -6,6 +6,8 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from admin_ext.imports.views import import_progress
+from people.forms import PasswordResetSetForm
+from people.views import password_change
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -23,7 +25,9 @@ urlpatterns = [
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        # The new password is set through people.services.user_set_password, so the
+        # User history row names the user as actor and the reset link as reason.
+        auth_views.PasswordResetConfirmView.as_view(form_class=PasswordResetSetForm),
         name="password_reset_confirm",
     ),
     path(
@@ -33,5 +37,12 @@ urlpatterns = [
     ),
     # Progress of the signed-in user's running import, for the upload pages (JSON).
     path("admin/import-progress/<str:progress_id>/", import_progress, name="import_progress"),
+    # Ahead of the admin's own URL of the same path: the signed-in user's "Change
+    # password" page, recording the change with actor and reason (people.views).
+    path(
+        "admin/password_change/",
+        admin.site.admin_view(password_change, cacheable=True),
+        name="admin_password_change",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -26,12 +26,35 @@ from clinic.validators import (
     validate_zip,
 )
 
+#: The attribute that marks an instance whose "-" history row was already written in
+#: bulk (:class:`BulkDeleteHistoricalRecords`).
+HISTORY_WRITTEN = "_history_written"
 
-def _history(**kwargs) -> HistoricalRecords:
+
+class BulkDeleteHistoricalRecords(HistoricalRecords):
+    """simple-history records for rows that services delete in bulk (object-permission grants).
+
+    simple-history writes a deleted row's history from Django's ``post_delete``: one
+    ``INSERT`` per row, attributed to the request's user if any and with no reason (it
+    has no bulk delete: django-simple-history issue #717). ``clinic.services`` deletes
+    grants in bulk instead: it writes their "-" rows in one ``bulk_create`` with the
+    actor and reason and marks each deleted instance ``_history_written``; this
+    receiver skips those. Any other delete (a patient's cascade) still gets its row.
+    """
+
+    def post_delete(self, instance, using=None, **kwargs):
+        """simple-history's receiver, unless the instance's row was already written."""
+        if getattr(instance, HISTORY_WRITTEN, False):
+            return
+        super().post_delete(instance, using=using, **kwargs)
+
+
+def _history(*, records_class=HistoricalRecords, **kwargs) -> HistoricalRecords:
     """simple-history records whose change reason (text, as settings'
     ``SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD`` makes it everywhere) is
-    indexed: an import job's page finds the rows it wrote by their reason ("Import #12")."""
-    return HistoricalRecords(
+    indexed: an import job's page finds the rows it wrote by their reason ("Import #12").
+    ``records_class`` is ``HistoricalRecords`` or :class:`BulkDeleteHistoricalRecords`."""
+    return records_class(
         history_change_reason_field=models.TextField(null=True, db_index=True),
         **kwargs,
     )
@@ -422,15 +445,23 @@ class PatientUserObjectPermission(UserObjectPermissionBase):
     A direct FK (instead of guardian's generic ``object_pk`` text column) lets
     ``visible_to`` join on an indexed integer; see guardian's "Direct foreign keys"
     docs (https://django-guardian.readthedocs.io/en/stable/userguide/performance.html).
+
+    History: one row per grant ("+") and revoke ("-"), with the actor and reason,
+    written by ``clinic.services`` (who may see a patient is as much part of the
+    audit trail as what changed on it: HIPAA 45 CFR 164.312(b)).
     """
 
     content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
 
+    history = _history(records_class=BulkDeleteHistoricalRecords)
+
 
 class PatientGroupObjectPermission(GroupObjectPermissionBase):
-    """guardian's per-group patient grant with a real foreign key (see above)."""
+    """guardian's per-group patient grant with a real foreign key and history (see above)."""
 
     content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
+
+    history = _history(records_class=BulkDeleteHistoricalRecords)
 
 
 class PatientShare(models.Model):

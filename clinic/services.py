@@ -12,15 +12,20 @@ door a change comes through. Each function:
   attributed to ``actor``.
 """
 
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import connection, transaction
+from django.db import connection, router, transaction
 from django.db.models import F, QuerySet
+from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.text import capfirst, get_text_list
-from guardian.shortcuts import assign_perm, remove_perm
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from admin_ext.audit.models import AccessLog
+from admin_ext.audit.services import current_request, log_access
 from clinic.models import (
+    HISTORY_WRITTEN,
     Doctor,
     Organization,
     Patient,
@@ -135,35 +140,266 @@ def organization_save(*, organization: Organization, actor, reason: str) -> Orga
     return organization
 
 
-def _revoke_primary_doctor_grants(user, patient_ids) -> None:
+# -- object-permission grants ---------------------------------------------------------
+#
+# A grant is a guardian row (PatientUserObjectPermission, PatientGroupObjectPermission:
+# holder, permission, patient). Every grant and revoke goes through _grants_add and
+# _grants_remove: the rows' history in bulk, with the actor and reason, and one
+# access-log row per holder and operation (DESIGN.md, "Audit": "per permission grant or
+# revoke"; HIPAA 45 CFR 164.312(b)). Callers hold the patients' row locks (as
+# patients_share, patient_save and patients_bulk_save do), so two transactions never
+# insert the same grant row.
+
+#: ``detail["via"]`` of a grant's access-log row: what the access comes from.
+VIA_PRIMARY_DOCTOR = "primary doctor"
+VIA_SHARE = "share"
+
+#: At most this many patient ids are listed in a grant's access-log row (``detail["patients"]``
+#: always counts them all).
+LOGGED_PATIENT_IDS = 100
+
+#: Patients per lookup of the grant tables (SQLite's limit on query parameters).
+_GRANT_CHUNK = 500
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _grant_table(holder) -> tuple[type, str]:
+    """The grant model for ``holder`` (a ``User`` or a ``Group``) and its holder column."""
+    if isinstance(holder, Group):
+        return PatientGroupObjectPermission, "group_id"
+    return PatientUserObjectPermission, "user_id"
+
+
+def _patient_permissions(perms) -> dict[str, Permission]:
+    """``{"clinic.view_patient": <Permission>, ...}`` for the dotted names ``perms`` (one query)."""
+    codenames = {perm.split(".", 1)[1] for perm in perms}
+    found = Permission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Patient), codename__in=codenames
+    )
+    return {f"{Patient._meta.app_label}.{p.codename}": p for p in found}
+
+
+def _request_for_log(actor):
+    """The request being served (``admin_ext.audit.services.current_request``) when
+    ``actor`` is its user: the access log's IP, user agent and request id. None
+    outside a request (a command, a test) and for the system (``actor`` None)."""
+    request = current_request()
+    user = getattr(request, "user", None)
+    if actor is None or user is None or getattr(user, "pk", None) != actor.pk:
+        return None
+    return request
+
+
+def _log_grants(
+    action, rows, *, holders: dict, names: dict, actor, reason: str, via: str, patient=None
+) -> None:
+    """One ``grant``/``revoke`` access-log row per holder among ``rows`` (grant instances
+    of one model; ``holders`` maps their holder ids to the users or groups, ``names``
+    their permission ids to dotted names).
+
+    ``detail``: ``patients`` (count), ``patient_ids`` (at most :data:`LOGGED_PATIENT_IDS`),
+    ``user`` or ``group`` (``{"id", "label"}``), ``permissions`` (dotted names),
+    ``reason`` and ``via``. The record is the patient when there is one (``patient``,
+    else read), the ``Patient`` model otherwise.
+    """
+    column = _grant_table(next(iter(holders.values())))[1]
+    by_holder: dict[int, list] = {}
+    for row in rows:
+        by_holder.setdefault(getattr(row, column), []).append(row)
+    kind = "group" if column == "group_id" else "user"
+    for holder_id, held in by_holder.items():
+        patient_ids = sorted({row.content_object_id for row in held})
+        if len(patient_ids) == 1 and (patient is None or patient.pk != patient_ids[0]):
+            patient = Patient.objects.filter(pk=patient_ids[0]).first()
+        record = {"obj": patient} if len(patient_ids) == 1 and patient else {"model": Patient}
+        log_access(
+            action=action,
+            request=_request_for_log(actor),
+            actor=actor,
+            **record,
+            detail={
+                "patients": len(patient_ids),
+                "patient_ids": patient_ids[:LOGGED_PATIENT_IDS],
+                kind: {"id": holder_id, "label": str(holders[holder_id])},
+                "permissions": sorted({names[row.permission_id] for row in held}),
+                "reason": reason,
+                "via": via,
+            },
+        )
+
+
+def _grants_add(grants: dict, *, actor, reason: str, via: str, patient=None) -> int:
+    """Give each holder in ``grants`` its permissions on its patients; rows already there stay.
+
+    ``grants`` maps a holder (a ``User`` or a ``Group``; None is skipped) to
+    ``{patient id: dotted permission names}``. Each row inserted gets a "+" history row
+    (``actor``, ``reason``), and each holder who gained a row one ``grant`` access-log
+    row (:func:`_log_grants`; ``via`` says what the access comes from, ``patient`` is
+    the one patient concerned if known). A few statements per 500 patients whatever
+    the count: one lookup of the rows already there, then the rows and their history
+    with ``bulk_create_with_history``. Returns the number of rows inserted.
+    """
+    grants = {holder: wanted for holder, wanted in grants.items() if holder is not None and wanted}
+    if not grants:
+        return 0
+    permissions = _patient_permissions(
+        {name for wanted in grants.values() for names in wanted.values() for name in names}
+    )
+    names = {p.pk: name for name, p in permissions.items()}
+    inserted = 0
+    for model in (PatientUserObjectPermission, PatientGroupObjectPermission):
+        held = {h: wanted for h, wanted in grants.items() if _grant_table(h)[0] is model}
+        if not held:
+            continue
+        column = _grant_table(next(iter(held)))[1]
+        keys = {
+            (holder.pk, permissions[name].pk, patient_id)
+            for holder, wanted in held.items()
+            for patient_id, perm_names in wanted.items()
+            for name in perm_names
+        }
+        there = set()
+        for chunk in _chunks(sorted({key[2] for key in keys}), _GRANT_CHUNK):
+            there.update(
+                model.objects.filter(
+                    content_object_id__in=chunk,
+                    permission_id__in=names,
+                    **{f"{column}__in": [holder.pk for holder in held]},
+                ).values_list(column, "permission_id", "content_object_id")
+            )
+        rows = []
+        for holder_id, permission_id, patient_id in sorted(keys - there):
+            row = model(
+                **{column: holder_id}, permission_id=permission_id, content_object_id=patient_id
+            )
+            _attribute(row, actor=actor, reason=reason)
+            rows.append(row)
+        if not rows:
+            continue
+        bulk_create_with_history(
+            rows, model, batch_size=1000, default_user=actor, default_change_reason=reason
+        )
+        _log_grants(
+            AccessLog.Action.GRANT,
+            rows,
+            holders={holder.pk: holder for holder in held},
+            names=names,
+            actor=actor,
+            reason=reason,
+            via=via,
+            patient=patient,
+        )
+        inserted += len(rows)
+    return inserted
+
+
+def _grants_remove(rows: list, *, holder, names: dict, actor, reason: str, via: str, patient=None):
+    """Delete the grant ``rows`` (instances of one grant model, all of ``holder``).
+
+    Their "-" history rows (``actor``, ``reason``) are written in one bulk insert, the
+    way ``bulk_history_create`` writes "+" and "~" rows (simple-history has no bulk
+    delete); the rows are then deleted through Django's ``Collector`` with those very
+    instances, marked ``HISTORY_WRITTEN`` so the ``post_delete`` receiver does not write
+    them again (``clinic.models.BulkDeleteHistoricalRecords``). One ``revoke``
+    access-log row for the holder. ``names`` maps permission ids to dotted names.
+    Returns the number of rows deleted.
+    """
+    if not rows:
+        return 0
+    model = type(rows[0])
+    history = model.history.model
+    now = timezone.now()
+    history.objects.bulk_create(
+        [
+            history(
+                history_date=now,
+                history_type="-",
+                history_user=actor,
+                history_change_reason=reason,
+                **{field.attname: getattr(row, field.attname) for field in history.tracked_fields},
+            )
+            for row in rows
+        ],
+        batch_size=1000,
+    )
+    for row in rows:
+        setattr(row, HISTORY_WRITTEN, True)
+    collector = Collector(using=router.db_for_write(model))
+    collector.collect(rows)
+    collector.delete()
+    _log_grants(
+        AccessLog.Action.REVOKE,
+        rows,
+        holders={holder.pk: holder},
+        names=names,
+        actor=actor,
+        reason=reason,
+        via=via,
+        patient=patient,
+    )
+    return len(rows)
+
+
+def _revoke_primary_doctor_grants(user, patient_ids, *, actor, reason: str, patient=None) -> None:
     """Take ``user``'s primary-doctor grants on ``patient_ids`` away, keeping what a live
     share of theirs on the same patient still grants (a covering colleague who was
     also the primary doctor keeps the access the share gave them).
 
-    One query for the shares and one delete per permission, whatever the count.
+    One query for the shares, one per 500 patients for the rows, then the bulk delete
+    with history and one access-log row (:func:`_grants_remove`), whatever the count.
     """
     patient_ids = list(patient_ids)
     if user is None or not patient_ids:
         return
     kept = _perms_live_shares_grant(patient_ids=patient_ids, now=timezone.now(), user_id=user.pk)
-    for perm in PRIMARY_DOCTOR_PERMS:
-        revoked = [pk for pk in patient_ids if perm not in kept.get(pk, ())]
-        if revoked:
-            remove_perm(perm, user, Patient.objects.filter(pk__in=revoked))
+    permissions = _patient_permissions(PRIMARY_DOCTOR_PERMS)
+    names = {p.pk: name for name, p in permissions.items()}
+    rows = []
+    for chunk in _chunks(patient_ids, _GRANT_CHUNK):
+        rows += [
+            row
+            for row in PatientUserObjectPermission.objects.filter(
+                user=user, permission_id__in=names, content_object_id__in=chunk
+            )
+            if names[row.permission_id] not in kept.get(row.content_object_id, ())
+        ]
+    _grants_remove(
+        rows,
+        holder=user,
+        names=names,
+        actor=actor,
+        reason=reason,
+        via=VIA_PRIMARY_DOCTOR,
+        patient=patient,
+    )
 
 
-def _doctor_patient_grants(doctor: Doctor, user, *, grant: bool) -> None:
-    """Grant (or revoke) the primary-doctor permissions on all of ``doctor``'s patients."""
+def _doctor_patient_grants(doctor: Doctor, user, *, grant: bool, actor, reason: str) -> None:
+    """Grant (or revoke) the primary-doctor permissions on all of ``doctor``'s patients.
+
+    The patients' rows are locked first, as every other grant path holds them.
+    """
     if user is None:
         return
-    patients = Patient.objects.filter(primary_doctor=doctor)
+    patient_ids = list(
+        Patient.objects.filter(primary_doctor=doctor)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
     if not grant:
-        _revoke_primary_doctor_grants(user, patients.values_list("pk", flat=True))
+        _revoke_primary_doctor_grants(user, patient_ids, actor=actor, reason=reason)
         return
-    if not patients.exists():
-        return
-    for perm in PRIMARY_DOCTOR_PERMS:
-        assign_perm(perm, user, patients)
+    _grants_add(
+        {user: {pk: PRIMARY_DOCTOR_PERMS for pk in patient_ids}},
+        actor=actor,
+        reason=reason,
+        via=VIA_PRIMARY_DOCTOR,
+    )
 
 
 @transaction.atomic
@@ -185,13 +421,19 @@ def doctor_save(*, doctor: Doctor, actor, reason: str) -> Doctor:
     if old_user != doctor.user_id:
         from people.models import User
 
-        _doctor_patient_grants(doctor, User.objects.filter(pk=old_user).first(), grant=False)
-        _doctor_patient_grants(doctor, doctor.user, grant=True)
+        old_login = User.objects.filter(pk=old_user).first()
+        _doctor_patient_grants(doctor, old_login, grant=False, actor=actor, reason=reason)
+        _doctor_patient_grants(doctor, doctor.user, grant=True, actor=actor, reason=reason)
     return doctor
 
 
-def _move_primary_doctor_grants(patient: Patient, old_doctor_id, new_doctor) -> None:
-    """Revoke what the previous assignment granted; grant to the new doctor's login."""
+def _move_primary_doctor_grants(
+    patient: Patient, old_doctor_id, new_doctor, *, actor, reason: str
+) -> None:
+    """Revoke what the previous assignment granted; grant to the new doctor's login.
+
+    History rows and access-log rows carry ``actor`` and ``reason`` (the save's).
+    """
     if old_doctor_id == (new_doctor.pk if new_doctor else None):
         return
     if old_doctor_id:
@@ -199,10 +441,21 @@ def _move_primary_doctor_grants(patient: Patient, old_doctor_id, new_doctor) -> 
         if old_user:
             from people.models import User
 
-            _revoke_primary_doctor_grants(User.objects.get(pk=old_user), [patient.pk])
+            _revoke_primary_doctor_grants(
+                User.objects.get(pk=old_user),
+                [patient.pk],
+                actor=actor,
+                reason=reason,
+                patient=patient,
+            )
     if new_doctor is not None and new_doctor.user_id:
-        for perm in PRIMARY_DOCTOR_PERMS:
-            assign_perm(perm, new_doctor.user, patient)
+        _grants_add(
+            {new_doctor.user: {patient.pk: PRIMARY_DOCTOR_PERMS}},
+            actor=actor,
+            reason=reason,
+            via=VIA_PRIMARY_DOCTOR,
+            patient=patient,
+        )
 
 
 def primary_doctor_check(*, doctor: Doctor | None, previous_doctor_id: int | None) -> None:
@@ -494,7 +747,9 @@ def patient_save(
     patient.version = stored["version"] + 1 if stored else 1
     _attribute(patient, actor=actor, reason=reason)
     patient.save()
-    _move_primary_doctor_grants(patient, old_doctor_id, patient.primary_doctor)
+    _move_primary_doctor_grants(
+        patient, old_doctor_id, patient.primary_doctor, actor=actor, reason=reason
+    )
     return patient
 
 
@@ -589,13 +844,16 @@ def patients_bulk_save(
         for p in (*created, *updated)
         if old_doctors.get(p.pk) != p.primary_doctor_id
     ]
-    _move_primary_doctor_grants_bulk(moves)
+    _move_primary_doctor_grants_bulk(moves, actor=actor, reason=reason)
 
 
-def _move_primary_doctor_grants_bulk(moves: list[tuple[int, int | None, int | None]]) -> None:
+def _move_primary_doctor_grants_bulk(
+    moves: list[tuple[int, int | None, int | None]], *, actor, reason: str
+) -> None:
     """Grant and revoke primary-doctor object permissions for ``(patient id, old doctor id,
-    new doctor id)`` triples: one delete per previous doctor's login, bulk inserts for
-    the new ones (``ignore_conflicts``: a grant already there stays)."""
+    new doctor id)`` triples, with history and access-log rows (``actor``, ``reason``):
+    a few statements per previous doctor's login, bulk inserts for the new ones (a grant
+    already there stays). Never a query per patient."""
     if not moves:
         return
     doctor_ids = {d for _, old, new in moves for d in (old, new) if d}
@@ -607,29 +865,17 @@ def _move_primary_doctor_grants_bulk(moves: list[tuple[int, int | None, int | No
             revoke.setdefault(users[old], []).append(patient_id)
         if new and users.get(new):
             grant.append((patient_id, users[new]))
+    from people.models import User
+
     if revoke:
-        from people.models import User
-
         for user in User.objects.filter(pk__in=revoke):
-            _revoke_primary_doctor_grants(user, revoke[user.pk])
+            _revoke_primary_doctor_grants(user, revoke[user.pk], actor=actor, reason=reason)
     if grant:
-        from django.contrib.auth.models import Permission
-
-        codenames = [perm.split(".", 1)[1] for perm in PRIMARY_DOCTOR_PERMS]
-        permissions = list(
-            Permission.objects.filter(content_type__app_label="clinic", codename__in=codenames)
-        )
-        PatientUserObjectPermission.objects.bulk_create(
-            [
-                PatientUserObjectPermission(
-                    user_id=user_id, permission=perm, content_object_id=patient_id
-                )
-                for patient_id, user_id in grant
-                for perm in permissions
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
+        users = User.objects.in_bulk({user_id for _, user_id in grant})
+        wanted: dict = {}
+        for patient_id, user_id in grant:
+            wanted.setdefault(users[user_id], {})[patient_id] = PRIMARY_DOCTOR_PERMS
+        _grants_add(wanted, actor=actor, reason=reason, via=VIA_PRIMARY_DOCTOR)
 
 
 @transaction.atomic
@@ -807,34 +1053,23 @@ def _share_check(*, actor, reason: str, user, group, expires_at, now) -> None:
         raise ValidationError(errors)
 
 
-def _grant_share_rows(*, patient_ids: list[int], user, group, perms: tuple[str, ...]) -> None:
+def _grant_share_rows(
+    *, patient_ids: list[int], user, group, perms: tuple[str, ...], actor, reason: str
+) -> None:
     """Insert the guardian grant rows of a share on ``patient_ids``; existing rows stay.
 
-    guardian's bulk ``assign_perm(perm, user, queryset)`` skips a patient the user
-    already reaches through a group, which would leave a user share without its own
-    row once the team's share ends; the direct-FK tables' unique constraint makes
-    ``ignore_conflicts`` the idempotent insert instead.
+    The holder's own rows, whatever else reaches the patient: guardian's bulk
+    ``assign_perm(perm, user, queryset)`` skips a patient the user already reaches
+    through a group, which would leave a user share without its own row once the
+    team's share ends. History and one access-log row with ``actor`` and ``reason``
+    (:func:`_grants_add`).
     """
-    from django.contrib.auth.models import Permission
-
-    codenames = [perm.split(".", 1)[1] for perm in perms]
-    permissions = list(
-        Permission.objects.filter(content_type__app_label="clinic", codename__in=codenames)
+    _grants_add(
+        {user or group: {pk: perms for pk in patient_ids}},
+        actor=actor,
+        reason=reason,
+        via=VIA_SHARE,
     )
-    if user is not None:
-        rows = [
-            PatientUserObjectPermission(user=user, permission=p, content_object_id=pk)
-            for pk in patient_ids
-            for p in permissions
-        ]
-        PatientUserObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
-    else:
-        rows = [
-            PatientGroupObjectPermission(group=group, permission=p, content_object_id=pk)
-            for pk in patient_ids
-            for p in permissions
-        ]
-        PatientGroupObjectPermission.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 @transaction.atomic
@@ -908,17 +1143,22 @@ def patients_share(
         if not f.primary_key and f.attname not in ("patient_id", "created_at")
     }
     shares = []
-    for start in range(0, len(patient_ids), _SHARE_CHUNK):
-        chunk = patient_ids[start : start + _SHARE_CHUNK]
+    for chunk in _chunks(patient_ids, _SHARE_CHUNK):
         shares += bulk_create_with_history(
             [PatientShare(patient_id=pk, **fields) for pk in chunk],
             PatientShare,
             default_user=actor,
             default_change_reason=template.reason,
         )
-        _grant_share_rows(
-            patient_ids=chunk, user=user, group=group, perms=share_perms(can_change=can_change)
-        )
+    # One grant operation for the whole selection: one access-log row, not one per chunk.
+    _grant_share_rows(
+        patient_ids=patient_ids,
+        user=user,
+        group=group,
+        perms=share_perms(can_change=can_change),
+        actor=actor,
+        reason=template.reason,
+    )
     return shares
 
 
@@ -967,11 +1207,12 @@ def _perms_live_shares_grant(
     return kept
 
 
-def _release_share_grants(share: PatientShare, *, now) -> None:
+def _release_share_grants(share: PatientShare, *, now, actor, reason: str) -> None:
     """Remove the grants ``share`` stood for, keeping those another source stands behind.
 
     Kept: what the holder's other live shares on the patient grant, and, for a
-    user, everything when they are the patient's primary doctor's login.
+    user, everything when they are the patient's primary doctor's login. The
+    removed rows get history and one access-log row with ``actor`` and ``reason``.
     """
     holder = {"user_id": share.user_id} if share.user_id else {"group_id": share.group_id}
     kept = _perms_live_shares_grant(
@@ -984,9 +1225,26 @@ def _release_share_grants(share: PatientShare, *, now) -> None:
         ).exists()
     ):
         kept.update(PRIMARY_DOCTOR_PERMS)
-    for perm in share_perms(can_change=share.can_change):
-        if perm not in kept:
-            remove_perm(perm, share.user or share.group, share.patient)
+    holder = share.user or share.group
+    model, column = _grant_table(holder)
+    permissions = _patient_permissions(share_perms(can_change=share.can_change))
+    removed = {p.pk: name for name, p in permissions.items() if name not in kept}
+    if not removed:
+        return
+    rows = list(
+        model.objects.filter(
+            **{column: holder.pk}, content_object_id=share.patient_id, permission_id__in=removed
+        )
+    )
+    _grants_remove(
+        rows,
+        holder=holder,
+        names=removed,
+        actor=actor,
+        reason=reason,
+        via=VIA_SHARE,
+        patient=share.patient,
+    )
 
 
 def _share_end(*, share_id: int, actor, reason: str, now, expired_only: bool) -> bool:
@@ -1014,7 +1272,7 @@ def _share_end(*, share_id: int, actor, reason: str, now, expired_only: bool) ->
     share.revoked_at = now
     _attribute(share, actor=actor, reason=reason)
     share.save(update_fields=["revoked_at"])
-    _release_share_grants(share, now=now)
+    _release_share_grants(share, now=now, actor=actor, reason=reason)
     return True
 
 

@@ -30,7 +30,9 @@ class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, Sim
     """Django's UserAdmin for an email login; writes go through people.services.
 
     The password change page is Django's ``user_change_password``, which calls
-    ``update_session_auth_hash`` so changing your own password keeps you signed in.
+    ``update_session_auth_hash`` so changing your own password keeps you signed in;
+    its form (``people.forms.AdminPasswordChangeForm``) sets the password through
+    ``people.services.user_set_password``, so history names the actor and the reason.
     History pages only read (``admin_ext.history``): simple-history's version page
     would otherwise save a user's old version, roles included, for anyone who may
     view users. Lookups through relations honour other admins' sensitive fields

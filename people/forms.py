@@ -1,9 +1,12 @@
-"""Admin forms for the email-login ``User`` (Django's forms with our model in ``Meta``)."""
+"""Admin forms for the email-login ``User`` (Django's forms with our model in ``Meta``),
+and Django's password forms with their saves routed through ``people.services``."""
 
 from django import forms
+from django.contrib.admin import forms as admin_forms
 from django.contrib.auth import forms as auth_forms
 
-from people import roles
+from admin_ext.audit.services import current_request
+from people import roles, services
 from people.models import User
 
 
@@ -29,14 +32,69 @@ class UserChangeForm(auth_forms.UserChangeForm):
         fields = "__all__"
 
 
-class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
-    """The admin's set-password form; the history row it writes carries a reason.
+def _request_user() -> User | None:
+    """The signed-in user of the request being served, else None.
 
-    The password itself is excluded from history; the row records that it changed,
-    who changed it (simple-history's request middleware) and why.
+    Django's ``UserAdmin.user_change_password`` view builds its form from the target
+    user and the POST data only; simple-history's ``HistoryRequestMiddleware`` keeps
+    the request for the view's duration (it is what attributes history rows written
+    without an explicit actor), so the form takes the actor from there.
+    """
+    user = getattr(current_request(), "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
+    """The admin's set-password form for a user (``<id>/password/``), through
+    ``people.services.user_set_password``.
+
+    The history row names the signed-in user as the actor and says
+    ``"Password changed by <actor>"`` (or that password sign-in was disabled). The
+    password itself is excluded from history.
     """
 
     def save(self, commit=True):
-        """Set the password (Django's form) with ``"Password changed in admin"`` as reason."""
-        self.user._change_reason = "Password changed in admin"
-        return super().save(commit)
+        """Set the password (or make it unusable) with history; ``commit=False``: Django's."""
+        if not commit:
+            return super().save(commit=False)
+        usable = self.cleaned_data["set_usable_password"]
+        actor = _request_user()
+        return services.user_set_password(
+            user=self.user,
+            password=self.cleaned_data["password1"] if usable else None,
+            actor=actor,
+            reason=services.reason_password_changed(actor, usable=usable),
+        )
+
+
+class OwnPasswordChangeForm(admin_forms.AdminPasswordChangeForm):
+    """The admin's "Change password" page for the signed-in user (old password, new
+    twice), through ``people.services.user_set_password``: the user is the actor."""
+
+    def save(self, commit=True):
+        """Set the new password with history; ``commit=False``: Django's."""
+        if not commit:
+            return super().save(commit=False)
+        return services.user_set_password(
+            user=self.user,
+            password=self.cleaned_data["new_password1"],
+            actor=self.user,
+            reason=services.reason_password_changed(self.user),
+        )
+
+
+class PasswordResetSetForm(auth_forms.SetPasswordForm):
+    """The new-password form behind the emailed reset link, through
+    ``people.services.user_set_password``: the user who holds the link is the actor,
+    the reason ``"Password reset by email link"``."""
+
+    def save(self, commit=True):
+        """Set the new password with history; ``commit=False``: Django's."""
+        if not commit:
+            return super().save(commit=False)
+        return services.user_set_password(
+            user=self.user,
+            password=self.cleaned_data["new_password1"],
+            actor=self.user,
+            reason=services.REASON_PASSWORD_RESET,
+        )

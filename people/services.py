@@ -103,6 +103,38 @@ def user_update(*, user: User, actor: User | None, reason: str, **fields) -> Use
     return user
 
 
+#: History reason of a password set through the emailed reset link (the user acts).
+REASON_PASSWORD_RESET = "Password reset by email link"
+
+
+def reason_password_changed(actor: User | None, *, usable: bool = True) -> str:
+    """History reason of a password set on a password page: ``"Password changed by <actor>"``,
+    or ``"Password-based sign-in disabled by <actor>"`` when the password was made unusable."""
+    who = actor or "the system"
+    return f"Password changed by {who}" if usable else f"Password-based sign-in disabled by {who}"
+
+
+@transaction.atomic
+def user_set_password(*, user: User, password: str | None, actor: User | None, reason: str) -> User:
+    """Set ``user``'s password (``None``: an unusable one, which turns password sign-in off).
+
+    The one path for every password set: the reset by email link, the admin's
+    password page for a user, a user's own password page. Writes one User history
+    row attributed to ``actor`` with ``reason``. The hash is excluded from history
+    (``User.history``): the row records that the password changed, who changed it and
+    why, never what it became. Only the password column is written, so a concurrent
+    change to the user's other fields is not overwritten. Password rules (Django's
+    ``AUTH_PASSWORD_VALIDATORS``) are the caller's form's to check. Returns the user.
+    """
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    _attribute(user, actor=actor, reason=reason)
+    user.save(update_fields=["password"])
+    return user
+
+
 @transaction.atomic
 def roles_sync(
     *, group_model=Group, permission_model=Permission, strict: bool = True

@@ -1,6 +1,7 @@
 """Importing the same file twice changes nothing the second time."""
 
 from admin_ext.testing import ClinicTestCase
+from clinic import services
 from clinic.models import Doctor, Organization, Patient
 from clinic.tests.importing import SYNTHEA, confirm, preview, upload
 
@@ -125,7 +126,9 @@ class ImportIdempotentTests(ClinicTestCase):
             "doctor",
             preview(self.client, "doctor", upload("providers.csv", header, rows), SYNTHEA),
         )
-        Doctor.objects.filter(external_id="prov-1").update(email="garza@example.com")
+        doctor = Doctor.objects.get(external_id="prov-1")
+        doctor.email = "garza@example.com"
+        services.doctor_save(doctor=doctor, actor=self.steward, reason="Edited in admin")
 
         response = preview(self.client, "doctor", upload("providers.csv", header, rows), SYNTHEA)
 

@@ -30,7 +30,7 @@ class PasswordChangeTests(ClinicTestCase):
         self.change_password(self.front_desk)
         latest = self.front_desk.history.latest()
         self.assertEqual(latest.history_user, self.admin)
-        self.assertEqual(latest.history_change_reason, "Password changed in admin")
+        self.assertEqual(latest.history_change_reason, f"Password changed by {self.admin}")
 
     def test_it_refuses_an_administrator_changing_an_operators_password(self):
         self.client.login(email="admin@example.com", password=PASSWORD)

@@ -35,6 +35,7 @@ from clinic.resources import PatientResource
 from clinic.tests.importing import CSV_FORMAT, NATIVE, confirm, csv_text, preview, upload
 from clinic.tests.test_admin_synthea_import import folder, zip_upload
 from clinic.tests.test_import_synthea_command import patient
+from people.services import user_update
 
 HEADER = ["external_id", "first_name", "last_name", "birth_date", "gender"]
 GOOD = ["keep-1", "Kim", "Keeper", "1990-01-02", "F"]
@@ -500,7 +501,7 @@ class ProgressViewTests(UploadPageTestCase):
     def test_a_user_no_longer_staff_gets_404(self):
         progress_id = new_id()
         self.record(self.steward, progress_id)
-        type(self.steward).objects.filter(pk=self.steward.pk).update(is_staff=False)
+        user_update(user=self.steward, actor=self.admin, reason="Left", is_staff=False)
 
         self.assertEqual(self.client.get(progress_url(progress_id)).status_code, 404)
 
