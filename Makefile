@@ -5,7 +5,8 @@
 #   make serve  production mode: DEBUG=False, collectstatic, gunicorn (needs SECRET_KEY)
 #   make lint   ruff
 #   make bench  the patient changelist at 1,000 and 1,000,000 patients, then the Synthea
-#               import at 10,000 and 100,000 (JSON lines; docs/operations.md)
+#               import at 10,000 and 100,000, then the audit trail at 1,000,000 audit
+#               rows and the access log's cost per page view (JSON lines; docs/operations.md)
 
 # Python 3.11 where there is one (pyproject.toml pins it), else the machine's python3.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -56,13 +57,16 @@ serve: $(VENV)/.installed
 lint: venv
 	$(VENV)/bin/ruff check .
 
-# Its own databases, never db.sqlite3: var/bench/*.sqlite3, or <name>_bench_<size> and
-# <name>_bench_import_<size> on the PostgreSQL server DATABASE_URL names. The changelist
-# databases are seeded once, then reused (--reseed); the import ones are new every run,
-# from generated Synthea folders in var/bench/synthea/<size>/ (made once, then reused).
+# Its own databases, never db.sqlite3: var/bench/*.sqlite3, or <name>_bench_<size>,
+# <name>_bench_import_<size> and <name>_bench_audit_<rows> on the PostgreSQL server
+# DATABASE_URL names. The changelist and audit databases are seeded once, then reused
+# (--reseed); the import ones are new every run, from generated Synthea folders in
+# var/bench/synthea/<size>/ (made once, then reused).
 # BENCH_ARGS passes options to the changelist bench, e.g. BENCH_ARGS="--sizes 1000,100000
 # --repeat 5"; IMPORT_BENCH_ARGS to the import bench, e.g. IMPORT_BENCH_ARGS="--sizes
-# 1000000 --cases import_new,reimport_unchanged".
+# 1000000 --cases import_new,reimport_unchanged"; AUDIT_BENCH_ARGS to the audit bench,
+# e.g. AUDIT_BENCH_ARGS="--rows 100000 --repeat 5".
 bench: venv
 	$(PY) -m bench.changelist $(BENCH_ARGS)
 	$(PY) -m bench.imports $(IMPORT_BENCH_ARGS)
+	$(PY) -m bench.audit $(AUDIT_BENCH_ARGS)

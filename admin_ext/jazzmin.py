@@ -25,6 +25,13 @@ JAZZMIN_SETTINGS = {
         "clinic.doctor",
         "clinic.organization",
         "people",
+        "audit",
+        # The Audit section's entries: custom links (names, lower case), below.
+        "audit trail",
+        "access log",
+        "import jobs",
+        "audit seals",
+        "imports",
         "auth",
     ],
     "icons": {
@@ -37,6 +44,42 @@ JAZZMIN_SETTINGS = {
         "people.loginevent": "fas fa-sign-in-alt",
         "auth.group": "fas fa-users",
         "imports.importjob": "fas fa-file-import",
+        "audit": "fas fa-clipboard-check",
+    },
+    # The Audit section (issue 7): the trail, the access log, import jobs and seals,
+    # each for the roles that may open it (people/roles.py). Custom links instead of
+    # the models' own entries, so that a doctor, who holds audit.view_accesslog for
+    # their own patients' rows, sees "Audit trail" only, and so that import jobs (an
+    # app of their own) appear here for those who read everyone's. The stewards keep
+    # their own jobs under "Imports".
+    "hide_models": ["audit.accesslog", "audit.auditseal"],
+    "custom_links": {
+        "audit": [
+            {
+                "name": "Audit trail",
+                "url": "admin:audit_trail",
+                "icon": "fas fa-stream",
+                "permissions": ["audit.view_accesslog"],
+            },
+            {
+                "name": "Access log",
+                "url": "admin:audit_accesslog_changelist",
+                "icon": "fas fa-eye",
+                "permissions": ["audit.view_accesslog", "audit.view_all_accesslog"],
+            },
+            {
+                "name": "Import jobs",
+                "url": "admin:imports_importjob_changelist",
+                "icon": "fas fa-file-import",
+                "permissions": ["imports.view_importjob", "imports.view_all_importjobs"],
+            },
+            {
+                "name": "Audit seals",
+                "url": "admin:audit_auditseal_changelist",
+                "icon": "fas fa-link",
+                "permissions": ["audit.view_auditseal"],
+            },
+        ]
     },
     "default_icon_children": "fas fa-circle",
     "related_modal_active": False,

@@ -55,6 +55,9 @@ POLICY_OFF = {
     "people.loginevent": {"add", "change", "delete"},
     # Import jobs are records of what happened (issue 6): written by imports only.
     "imports.importjob": {"add", "change", "delete"},
+    # The access log and the seals (issue 7): written by the app, read-only for all.
+    "audit.accesslog": {"add", "change", "delete"},
+    "audit.auditseal": {"add", "change", "delete"},
 }
 
 #: Columns a persona may not change even on a row they may change, with the rule's
@@ -99,7 +102,23 @@ OBJECT_RULES = [
         lambda obj, p: not p.has("imports.view_all_importjobs")
         and (p.user is None or obj.actor_id != p.user.pk),
     ),
+    # Issue 7: an access-log row is read with audit.view_all_accesslog, or by whoever
+    # may see the record it is about (a doctor: her own patients'), never else.
+    (
+        "audit.accesslog",
+        {"view"},
+        lambda obj, p: not p.has("audit.view_all_accesslog") and not about_visible(obj, p),
+    ),
 ]
+
+
+def about_visible(entry, persona) -> bool:
+    """Whether an access-log ``entry`` names a record ``persona`` may view (not an audit one)."""
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    if model is None or model._meta.app_label == "audit" or not entry.object_id:
+        return False
+    record = model._base_manager.filter(pk=entry.object_id).first()
+    return record is not None and may(persona, "view", model._meta, record)
 
 
 @dataclass

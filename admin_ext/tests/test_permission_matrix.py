@@ -35,6 +35,9 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from admin_ext.audit.chain import seal
+from admin_ext.audit.models import AccessLog
+from admin_ext.audit.services import log_access
 from admin_ext.imports.services import job_finish, job_start
 from admin_ext.imports.views import ImportProgress, progress_key
 from admin_ext.testing import PASSWORD
@@ -89,6 +92,13 @@ class PermissionMatrixTests(MatrixCase):
         cls.team = Group.objects.create(name="Night shift")  # a group that is not a role
         cls.steward_job = cls._import_job(cls.steward)
         cls.admin_job = cls._import_job(cls.admin)
+        # Issue 7: access-log rows about a patient Alice sees and one she does not,
+        # and a seal over everything so far.
+        cls.access_rows = [
+            log_access(action=AccessLog.Action.VIEW, actor=cls.admin, obj=patient)
+            for patient in (cls.alice_patient, cls.other_patient)
+        ]
+        cls.seal = seal(trigger="matrix")
 
     @staticmethod
     def _import_job(actor):
@@ -151,6 +161,8 @@ class PermissionMatrixTests(MatrixCase):
             "auth.group": [Group.objects.get(name=roles.FRONT_DESK), self.team],
             "people.loginevent": [self.login_event],
             "imports.importjob": [self.steward_job, self.admin_job],
+            "audit.accesslog": self.access_rows,
+            "audit.auditseal": [self.seal],
         }
         rows = known.get(model._meta.label_lower)
         if rows is None:
@@ -1095,6 +1107,46 @@ class PermissionMatrixTests(MatrixCase):
             expect = self.login_or({"ok"} if sees else {"404"})
             self.simple_page(url, expect, expect, data={})
 
+    def page_audit_trail(self, endpoint):
+        """The audit trail (issue 7): audit.view_accesslog opens it, GET only; filtered by
+        a patient, a hidden one answers as a missing one and shows nothing of it."""
+        sees = self.persona.has("audit.view_accesslog")
+        url = endpoint.reverse()
+        self.simple_page(
+            url, self.login_or({"ok"} if sees else {"denied"}), self.login_or({"405"}), data={}
+        )
+        self.trail_by_patient(url, self.login_or({"ok"} if sees else {"denied"}))
+
+    def page_audit_trail_export(self, endpoint):
+        """The trail's CSV: audit.export_audit besides the trail's own permission."""
+        may_export = all(
+            self.persona.has(p) for p in ("audit.view_accesslog", "audit.export_audit")
+        )
+        url = endpoint.reverse()
+        expect = self.login_or({"file"} if may_export else {"denied"})
+        self.simple_page(url, expect, self.login_or({"405"}), data={})
+        self.trail_by_patient(url, expect)
+
+    def trail_by_patient(self, url, expect):
+        """``url`` filtered by each patient: as ``expect`` says, a hidden one as a missing one."""
+        patient_opts = PatientFactory._meta.model._meta
+
+        def by(pk):
+            return f"{url}?{urlencode({'model': 'clinic.patient', 'object': pk})}"
+
+        with self.cell() as missing:
+            missing.send("get", by(self.MISSING))
+        self.verify(f"GET {by(self.MISSING)} (missing)", missing, expect)
+        for patient in (self.alice_patient, self.other_patient, self.archived_patient):
+            with self.cell() as record:
+                record.send("get", by(patient.pk))
+            # An anonymous visitor's sign-in link names the URL asked for.
+            if self.persona.user is None or may(self.persona, "view", patient_opts, patient):
+                self.verify(f"GET {by(patient.pk)} ({patient})", record, expect)
+            else:
+                ids = {str(patient.pk), str(self.MISSING)}
+                self.same_answer(f"GET {by(patient.pk)} ({patient}, hidden)", record, missing, ids)
+
     def page_catch_all(self, endpoint):
         url = reverse("admin:index") + "matrix-no-such-page/"
         self.simple_page(url, self.login_or({"404"}), self.login_or({"404"}), data={})
@@ -1182,11 +1234,15 @@ KINDS = {
     "admin:login": "page_login",
     "admin:logout": "page_logout",
     "admin:password_change": "page_own_password",
+    # people.views.password_change, mounted ahead of the admin's own at the same path.
+    "admin_password_change": "page_own_password",
     "admin:password_change_done": "page_signed_in_done",
     "admin:jsi18n": "page_jsi18n",
     "admin:autocomplete": "page_autocomplete",
     "admin:view_on_site": "page_view_on_site",
     "admin:app_list": "page_app_index",
+    "admin:audit_trail": "page_audit_trail",
+    "admin:audit_trail_export": "page_audit_trail_export",
     "admin/(?P<url>.*)$": "page_catch_all",
     "admin_password_reset": "page_public",
     "password_reset_done": "page_public",
