@@ -1127,6 +1127,14 @@ class PermissionMatrixTests(MatrixCase):
         self.simple_page(url, expect, self.login_or({"405"}), data={})
         self.trail_by_patient(url, expect)
 
+    def page_audit_verify(self, endpoint):
+        """Audit seals › Verify the chain: audit.view_auditseal, GET only; it reads only."""
+        sees = self.persona.has("audit.view_auditseal")
+        url = endpoint.reverse() + "?scope=all"
+        self.simple_page(
+            url, self.login_or({"ok"} if sees else {"denied"}), self.login_or({"405"}), data={}
+        )
+
     def trail_by_patient(self, url, expect):
         """``url`` filtered by each patient: as ``expect`` says, a hidden one as a missing one."""
         patient_opts = PatientFactory._meta.model._meta
@@ -1228,6 +1236,7 @@ KINDS = {
     "permissions": "page_object_permissions",
     "permissions_manage_user": "page_object_permissions",
     "permissions_manage_group": "page_object_permissions",
+    "verify": "page_audit_verify",
     # Site URLs, by name (or route if unnamed).
     "": "page_root",
     "admin:index": "page_index",
