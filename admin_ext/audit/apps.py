@@ -8,3 +8,12 @@ class AuditConfig(AppConfig):
     label = "audit"
     verbose_name = "Audit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from simple_history.signals import pre_create_historical_record
+
+        from admin_ext.audit.services import fill_default_change_reason
+
+        pre_create_historical_record.connect(
+            fill_default_change_reason, dispatch_uid="audit_default_change_reason"
+        )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.contrib.contenttypes.models import ContentType
 from simple_history.models import HistoricalRecords
@@ -148,3 +150,30 @@ def log_access_many(*, action: str, request, objects, detail: dict | None = None
     ]
     AccessLog.objects.bulk_create(entries)
     return len(entries)
+
+
+_default_reason: ContextVar[str] = ContextVar("audit_default_change_reason", default="")
+
+
+@contextmanager
+def default_change_reason(reason: str):
+    """History rows written inside the block without a reason get ``reason``.
+
+    For code the project does not own that saves tracked models through ``save()``
+    without a reason: Django's ``createsuperuser`` and ``changepassword`` commands
+    (``people/management/commands``). Thread- and task-local (a ``ContextVar``);
+    nestable. :func:`fill_default_change_reason` applies it.
+    """
+    token = _default_reason.set(reason)
+    try:
+        yield
+    finally:
+        _default_reason.reset(token)
+
+
+def fill_default_change_reason(sender, history_instance, **kwargs):
+    """simple-history's ``pre_create_historical_record`` receiver: a history row without
+    a reason gets the one :func:`default_change_reason` set, if any (connected in
+    ``AuditConfig.ready``)."""
+    if not history_instance.history_change_reason:
+        history_instance.history_change_reason = _default_reason.get() or None
