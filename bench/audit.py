@@ -60,7 +60,7 @@ from bench.common import (
     child_environment,
     emit,
     progress,
-    setup_django,
+    seed_and_measure,
 )
 
 PATIENTS = 20_000
@@ -132,19 +132,9 @@ def main(argv=None) -> int:
 
 
 def child(rows: int, repeat: int, cases: list[str]) -> int:
-    setup_django()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", interactive=False, verbosity=0)
-    db = connection.vendor
-    if not is_seeded(rows):
-        started = perf_counter()
-        seed(rows)
-        emit(case="seed", db=db, rows=rows, seconds=round(perf_counter() - started, 1))
-    for record in measure(rows, repeat, cases):
-        emit(db=db, rows=rows, **record)
-    return 0
+    return seed_and_measure(
+        rows, is_seeded=is_seeded, seed=seed, measurements=lambda: measure(rows, repeat, cases)
+    )
 
 
 def split(rows: int) -> tuple[int, int]:

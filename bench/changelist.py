@@ -53,9 +53,8 @@ from bench.common import (
     base_database_url,
     bench_database,
     child_environment,
-    emit,
     progress,
-    setup_django,
+    seed_and_measure,
 )
 
 ORGANIZATIONS = 20
@@ -138,19 +137,9 @@ def comparison(db, sizes, results) -> dict:
 
 
 def child(size: int, repeat: int) -> int:
-    setup_django()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", interactive=False, verbosity=0)
-    db = connection.vendor
-    if not is_seeded(size):
-        started = perf_counter()
-        seed(size)
-        emit(case="seed", db=db, rows=size, seconds=round(perf_counter() - started, 1))
-    for record in measure(size, repeat):
-        emit(db=db, rows=size, **record)
-    return 0
+    return seed_and_measure(
+        size, is_seeded=is_seeded, seed=seed, measurements=lambda: measure(size, repeat)
+    )
 
 
 def is_seeded(size: int) -> bool:

@@ -121,3 +121,25 @@ def emit(**record) -> None:
 def progress(message: str) -> None:
     """Print ``bench: <message>`` on stderr."""
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def seed_and_measure(size: int, *, is_seeded, seed, measurements) -> int:
+    """A bench child's body: set Django up, migrate, seed when ``is_seeded(size)`` says
+    the database lacks it (one ``seed`` line with the seconds it took), then one line
+    per record ``measurements()`` yields, each with ``db`` and ``rows`` (= ``size``).
+    Returns 0, the child's exit status."""
+    from time import perf_counter
+
+    setup_django()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", interactive=False, verbosity=0)
+    db = connection.vendor
+    if not is_seeded(size):
+        started = perf_counter()
+        seed(size)
+        emit(case="seed", db=db, rows=size, seconds=round(perf_counter() - started, 1))
+    for record in measurements():
+        emit(db=db, rows=size, **record)
+    return 0

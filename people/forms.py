@@ -67,9 +67,13 @@ class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
         )
 
 
-class OwnPasswordChangeForm(admin_forms.AdminPasswordChangeForm):
-    """The admin's "Change password" page for the signed-in user (old password, new
-    twice), through ``people.services.user_set_password``: the user is the actor."""
+class _SelfServicePasswordSave:
+    """``save()`` for the forms where the user sets their own new password
+    (``new_password1``): through ``people.services.user_set_password``, the user the
+    actor, :meth:`reason` the history reason."""
+
+    def reason(self) -> str:
+        raise NotImplementedError
 
     def save(self, commit=True):
         """Set the new password with history; ``commit=False``: Django's."""
@@ -79,22 +83,22 @@ class OwnPasswordChangeForm(admin_forms.AdminPasswordChangeForm):
             user=self.user,
             password=self.cleaned_data["new_password1"],
             actor=self.user,
-            reason=services.reason_password_changed(self.user),
+            reason=self.reason(),
         )
 
 
-class PasswordResetSetForm(auth_forms.SetPasswordForm):
+class OwnPasswordChangeForm(_SelfServicePasswordSave, admin_forms.AdminPasswordChangeForm):
+    """The admin's "Change password" page for the signed-in user (old password, new
+    twice), through ``people.services.user_set_password``: the user is the actor."""
+
+    def reason(self) -> str:
+        return services.reason_password_changed(self.user)
+
+
+class PasswordResetSetForm(_SelfServicePasswordSave, auth_forms.SetPasswordForm):
     """The new-password form behind the emailed reset link, through
     ``people.services.user_set_password``: the user who holds the link is the actor,
     the reason ``"Password reset by email link"``."""
 
-    def save(self, commit=True):
-        """Set the new password with history; ``commit=False``: Django's."""
-        if not commit:
-            return super().save(commit=False)
-        return services.user_set_password(
-            user=self.user,
-            password=self.cleaned_data["new_password1"],
-            actor=self.user,
-            reason=services.REASON_PASSWORD_RESET,
-        )
+    def reason(self) -> str:
+        return services.REASON_PASSWORD_RESET
