@@ -247,6 +247,10 @@ EXPORT_MAX_XLSX_ROWS = env.int("EXPORT_MAX_XLSX_ROWS", default=25_000)
 # (no reason, no permission update), so it is off.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+# No index on history_date alone: the audit trail's (history_date, history_id) index on
+# every history table serves those reads (admin_ext/audit/migrations/0002), and each
+# index is one more write per history row (imports write them by the thousand).
+SIMPLE_HISTORY_DATE_INDEX = False
 
 # Audit (admin_ext.audit, docs/audit.md). Sealed by the SHA-256 hash chain besides every
 # simple-history table: the access log and the login events.

@@ -60,6 +60,28 @@ def _history(*, records_class=HistoricalRecords, **kwargs) -> HistoricalRecords:
     )
 
 
+def _imported_history(*, excluded_fields: list[str]) -> HistoricalRecords:
+    """:func:`_history` for the models imports write by the thousand (organizations,
+    doctors, patients): the history table copies the record's columns without their
+    indexes (simple-history's ``no_db_index``).
+
+    Every index is one more write per history row, and nothing reads history by a
+    copied column but the record's key, which the audit trail's
+    ``(id, history_date, history_id)`` index serves
+    (``admin_ext/audit/migrations/0002``). Measured on the Synthea import
+    (``make bench``, ``import_new``): docs/operations.md.
+    """
+    return _history(excluded_fields=excluded_fields, no_db_index=_EveryField())
+
+
+class _EveryField:
+    """simple-history's ``no_db_index`` asks ``name in no_db_index`` of each copied
+    field; this answers yes to all of them."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+
 def _import_digest() -> models.CharField:
     """``import_digest``: a hash of the file row an import last wrote this record from
     (``admin_ext.imports.resources.ServiceModelResource.row_digest``). A re-import of
@@ -91,7 +113,7 @@ class Organization(models.Model):
     phone = models.CharField(_("phone"), max_length=60, blank=True)
     import_digest = _import_digest()
 
-    history = _history(excluded_fields=["import_digest"])
+    history = _imported_history(excluded_fields=["import_digest"])
 
     class Meta:
         verbose_name = _("organization")
@@ -144,7 +166,7 @@ class Doctor(models.Model):
     import_digest = _import_digest()
 
     objects = DoctorQuerySet.as_manager()
-    history = _history(excluded_fields=["import_digest"])
+    history = _imported_history(excluded_fields=["import_digest"])
 
     class Meta:
         verbose_name = _("doctor")
@@ -170,7 +192,7 @@ MSG_DECEASED_NO_DATE = "A deceased patient needs a death date."
 
 # Kept by name so the work-queue proxies below can share its post_save receiver.
 # match_key is derived from the name and birth date (no information of its own).
-_patient_history = _history(excluded_fields=["updated_at", "match_key", "import_digest"])
+_patient_history = _imported_history(excluded_fields=["updated_at", "match_key", "import_digest"])
 
 
 def normalized_name(text: str) -> str:

@@ -23,34 +23,7 @@ SQL the same on SQLite and PostgreSQL. A table tracked later needs its own set;
 
 from django.db import migrations
 
-#: The history tables at the time of writing (every simple-history model with rows
-#: of its own; the many-to-many history hangs off its parent row).
-TABLES = [
-    "clinic_historicaldoctor",
-    "clinic_historicalorganization",
-    "clinic_historicalpatient",
-    "clinic_historicalpatientshare",
-    "clinic_historicalpatientgroupobjectpermission",
-    "clinic_historicalpatientuserobjectpermission",
-    "people_historicaluser",
-]
-
-#: Index name suffix -> columns. ``id`` is the tracked record's key in each table.
-INDEXES = {
-    "trail_time": ("history_date", "history_id"),
-    "trail_user": ("history_user_id", "history_date", "history_id"),
-    "trail_object": ("id", "history_date", "history_id"),
-}
-
-
-def _create(table, suffix, columns):
-    cols = ", ".join(f'"{c}"' for c in columns)
-    return f'CREATE INDEX IF NOT EXISTS "{table}_{suffix}" ON "{table}" ({cols})'
-
-
-def _drop(table, suffix):
-    return f'DROP INDEX IF EXISTS "{table}_{suffix}"'
-
+from admin_ext.audit.migrations._trail_indexes import INDEXES, TABLES, _create, _drop
 
 class Migration(migrations.Migration):
     dependencies = [
