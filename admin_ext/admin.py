@@ -45,6 +45,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from admin_ext.audit.models import AccessLog
 from admin_ext.audit.services import log_access
 from admin_ext.changelists import changelist_with
+from admin_ext.export_form import LabelledExportForm
 from admin_ext.exports import check_in_memory_export, escape_formulae, stream_csv
 from admin_ext.history import ReadOnlyHistoryMixin
 from admin_ext.imports.mixins import ImportJobAdminMixin
@@ -86,6 +87,8 @@ class ReasonForm(forms.ModelForm):
         label="Reason for change",
         required=False,
         max_length=500,
+        # The admin's class for text boxes, so the theme draws it as the others.
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text="Kept in the record's history. Left empty, the changed fields are listed.",
     )
 
@@ -188,6 +191,8 @@ class ClinicModelAdmin(
     # finds the project's overrides again.
     change_form_template = None
     show_change_form_export = False
+    # Field checkboxes labelled by the model's verbose names (admin_ext.export_form).
+    export_form_class = LabelledExportForm
 
     def export_admin_action(self, request, queryset):
         # "Select all N" ticks the whole filtered list: that is the list's own

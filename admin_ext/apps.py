@@ -6,3 +6,11 @@ class AdminExtConfig(AppConfig):
 
     name = "admin_ext"
     verbose_name = "Admin extensions"
+
+    def ready(self):
+        # The side menu's sections and the labelled autocomplete (admin_ext.site).
+        from django.contrib import admin
+
+        from admin_ext import site
+
+        site.install(admin.site)

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 
 from admin_ext.imports.views import import_progress
 from people.forms import PasswordResetSetForm
-from people.views import password_change
+from people.views import my_profile, password_change, profile_photo
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -43,6 +43,14 @@ urlpatterns = [
         "admin/password_change/",
         admin.site.admin_view(password_change, cacheable=True),
         name="admin_password_change",
+    ),
+    # "My profile" (every signed-in user's own) and profile photos, which are served
+    # only here, permission-checked, never from /media/ (people.views).
+    path("admin/profile/", admin.site.admin_view(my_profile), name="my_profile"),
+    path(
+        "admin/profile/<int:user_id>/photo/",
+        admin.site.admin_view(profile_photo, cacheable=True),
+        name="profile_photo",
     ),
     path("admin/", admin.site.urls),
 ]

@@ -18,6 +18,7 @@ from admin_ext.imports.mixins import JobConfirmImportForm, JobImportForm
 from clinic import resources, services
 from clinic.admin_sharing import PatientSharingMixin
 from clinic.admin_synthea import SyntheaFolderImportMixin
+from clinic.filters import ArchivedListFilter, PatientListFilter, UnassignedListFilter
 from clinic.models import (
     ArchivedPatient,
     Doctor,
@@ -82,6 +83,25 @@ class DoctorPatientInline(admin.TabularInline):
         return True
 
 
+def doctor_label(doctor: Doctor) -> str:
+    """How a doctor reads in a picker: ``"Dr. Ann Lee (Cardiology, Boston Clinic)"``.
+
+    The specialty and the site's name, whichever are known (``"Dr. Ann Lee"`` with
+    neither). Reads ``doctor.organization``: select it with the doctors (no query
+    per option).
+    """
+    details = [doctor.specialty, doctor.organization.name if doctor.organization else ""]
+    details = [d for d in details if d]
+    return f"{doctor} ({', '.join(details)})" if details else str(doctor)
+
+
+class DoctorChoiceField(forms.ModelChoiceField):
+    """A doctor picker whose options read as :func:`doctor_label`."""
+
+    def label_from_instance(self, obj):
+        return doctor_label(obj)
+
+
 @admin.register(Doctor)
 class DoctorAdmin(ClinicModelAdmin):
     resource_classes = [resources.DoctorResource, resources.SyntheaProviderResource]
@@ -120,6 +140,10 @@ class DoctorAdmin(ClinicModelAdmin):
     @admin.display(description="Patients", ordering="_patient_count")
     def patient_count(self, obj):
         return obj._patient_count
+
+    # Results of the doctor autocomplete (admin_ext.site.LabelledAutocompleteJsonView),
+    # from get_queryset, which selects the organization.
+    autocomplete_label = staticmethod(doctor_label)
 
     def get_historical_record_context_helper(self, request, historical_record):
         """Diffs with an empty organization or login shown as "—"."""
@@ -182,10 +206,15 @@ class PatientForm(ReasonForm):
     class Meta:
         model = Patient
         fields = "__all__"
-        widgets = {"ssn": forms.TextInput(attrs={"autocomplete": "off"})}
+        widgets = {"ssn": forms.TextInput(attrs={"autocomplete": "off", "class": "vTextField"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        doctor = self.fields.get("primary_doctor")
+        if doctor is not None:
+            # The chosen doctor reads as the autocomplete's results do.
+            doctor.label_from_instance = doctor_label
+            doctor.queryset = doctor.queryset.select_related("organization")
         if self.instance.pk and "seen_version" in self.fields:
             self.fields["seen_version"].required = True
             self.initial["seen_version"] = self.instance.version
@@ -234,59 +263,6 @@ class PatientForm(ReasonForm):
         self.data = data
 
 
-class StatusFilter(admin.SimpleListFilter):
-    """Status, with a default that suits the viewer.
-
-    Staff who manage all patients see every status by default. A doctor (who sees
-    patients through object grants) sees their current, active patients by
-    default: deceased and archived patients leave the everyday list but stay one
-    click away (issue 5, item 9).
-    """
-
-    title = "status"
-    parameter_name = "status__exact"
-    ALL = "all"
-
-    def __init__(self, request, params, model, model_admin):
-        super().__init__(request, params, model, model_admin)
-        self.default_active = not request.user.has_perm("clinic.view_patient")
-
-    def lookups(self, request, model_admin):
-        return Patient.Status.choices
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value in Patient.Status.values:
-            return queryset.filter(status=value)
-        if value is None and self.default_active:
-            return queryset.filter(status=Patient.Status.ACTIVE)
-        return queryset
-
-    def choices(self, changelist):
-        default_active = self.default_active
-        if default_active:
-            yield {
-                "selected": self.value() == self.ALL,
-                "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
-                "display": "All",
-            }
-        else:
-            yield {
-                "selected": self.value() is None,
-                "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-                "display": "All",
-            }
-        for value, label in self.lookup_choices:
-            selected = self.value() == value or (
-                default_active and self.value() is None and value == Patient.Status.ACTIVE
-            )
-            yield {
-                "selected": selected,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-
 class PatientImportForm(JobImportForm):
     """import-export's upload form plus the explicit duplicate confirmation."""
 
@@ -306,7 +282,7 @@ class PatientConfirmImportForm(JobConfirmImportForm):
 class AssignDoctorForm(forms.Form):
     """Intermediate page of the "Assign primary doctor…" action."""
 
-    doctor = forms.ModelChoiceField(
+    doctor = DoctorChoiceField(
         queryset=Doctor.objects.active().select_related("organization"),
         label="Primary doctor",
     )
@@ -334,12 +310,9 @@ class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdm
         "status",
     ]
     list_display_links = ["mrn", "last_name"]
-    list_filter = [
-        StatusFilter,
-        "gender",
-        "marital_status",
-        ("primary_doctor", admin.EmptyFieldListFilter),
-    ]
+    # One FilterSet (clinic.filters) draws and applies the filters, after the
+    # visibility rule; the export follows the list, so it follows them too.
+    list_filter = [PatientListFilter]
     # One query for the page: the doctor comes with the patient.
     list_select_related = ["primary_doctor"]
     search_fields = ["=mrn", "last_name", "first_name", "=external_id"]
@@ -347,6 +320,8 @@ class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdm
     # Nobody without view_ssn filters, sorts or searches by SSN (admin_ext.sensitive).
     sensitive_fields = {"ssn": "clinic.view_ssn"}
     autocomplete_fields = ["primary_doctor"]
+    # No date hierarchy on the whole list: its year links cost a pass over every
+    # row the list holds (MIN/MAX, then DISTINCT years) on each page view.
     date_hierarchy = None
     readonly_fields = ["mrn", "masked_ssn", "created_at", "created_by", "updated_at", "updated_by"]
     actions = ["archive_patients", "assign_primary_doctor", "share_access"]
@@ -354,31 +329,31 @@ class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdm
     # (and patient_save refuses them from anyone else).
     managed_fields = services.MANAGED_PATIENT_FIELDS
 
+    # One page in sections (admin_ext/jazzmin.py: changeform_format "single"), each
+    # line a grid row with its labels above the boxes (admin_ext/backoffice.css), at
+    # most four fields a line so that a tablet keeps them on one.
     fieldsets = [
         (
-            None,
+            "Name",
             {
                 "fields": [
-                    "mrn",
-                    ("prefix", "first_name", "middle_name", "last_name", "suffix"),
-                    "maiden_name",
-                    "external_id",
+                    ("first_name", "middle_name", "last_name"),
+                    ("prefix", "suffix", "maiden_name"),
                 ]
             },
         ),
+        ("Identifiers", {"fields": [("mrn", "external_id", "ssn")]}),
         (
             "Demographics",
             {
                 "fields": [
-                    ("birth_date", "death_date"),
-                    ("gender", "marital_status"),
-                    ("race", "ethnicity"),
-                    "ssn",
+                    ("birth_date", "death_date", "gender"),
+                    ("marital_status", "race", "ethnicity"),
                 ]
             },
         ),
-        ("Address", {"fields": ["address", "city", "county", "state", "zip"]}),
-        ("Care", {"fields": ["primary_doctor", "status"]}),
+        ("Address", {"fields": ["address", ("city", "county", "state", "zip")]}),
+        ("Care", {"fields": [("primary_doctor", "status")]}),
         ("Record", {"fields": [("created_at", "created_by"), ("updated_at", "updated_by")]}),
     ]
 
@@ -401,16 +376,23 @@ class PatientAdmin(SyntheaFolderImportMixin, PatientSharingMixin, ClinicModelAdm
         - the masked SSN instead of the input for users who may not enter one;
         - the hidden ``seen_version`` beside the reason, for users who may save;
         - when the service refused the save as a likely duplicate, the
-          confirmation box on the first tab, right under the warning.
+          confirmation box in the first section, right under the warning.
         """
         ssn_input = self.may_enter_ssn(request, obj)
         refused_as_duplicate = isinstance(
             self.service_error(request), services.LikelyDuplicateError
         )
+
+        def shown(name):
+            return name if name != "ssn" or ssn_input else "masked_ssn"
+
         adjusted = []
         # A fresh structure: the class attribute is shared by every request.
         for index, (name, opts) in enumerate(super().get_fieldsets(request, obj)):
-            fields = [f if f != "ssn" or ssn_input else "masked_ssn" for f in opts["fields"]]
+            fields = [
+                tuple(shown(f) for f in line) if isinstance(line, tuple) else shown(line)
+                for line in opts["fields"]
+            ]
             if index == 0 and refused_as_duplicate:
                 fields.insert(0, "confirm_not_duplicate")
             if REASON_FIELD in fields and obj is not None:
@@ -640,7 +622,10 @@ class UnassignedPatientAdmin(PatientAdmin):
     """Work queue: active patients with no primary doctor."""
 
     actions = ["assign_primary_doctor"]
-    list_filter = ["gender", "state"]
+    list_filter = [UnassignedListFilter]
+    # Registered when? A work queue is kept short, so its year and month links
+    # (a pass over the queue's rows) stay cheap, unlike on the whole list.
+    date_hierarchy = "created_at"
 
     def get_queryset(self, request):
         return super().get_queryset(request).unassigned()
@@ -661,7 +646,7 @@ class ArchivedPatientAdmin(PatientAdmin):
     """Archived patients; "Restore" returns them to the active list."""
 
     actions = ["restore_patients"]
-    list_filter = ["gender"]
+    list_filter = [ArchivedListFilter]
 
     def get_queryset(self, request):
         return super().get_queryset(request).archived()

@@ -14,12 +14,35 @@ from admin_ext.admin import changed_fields_reason
 from admin_ext.history import AuditRecordAdminMixin, ReadOnlyHistoryMixin
 from admin_ext.sensitive import SensitiveFieldsMixin
 from people import roles, services
-from people.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from people.forms import AdminPasswordChangeForm, PhotoInput, UserChangeForm, UserCreationForm
 from people.models import LoginEvent, Profile, User
 
 
+class ProfileInlineForm(forms.ModelForm):
+    """A user's profile on their admin page; the photo checked as ``profile_update`` will."""
+
+    class Meta:
+        model = Profile
+        fields = ["title", "phone", "photo"]
+        widgets = {"photo": PhotoInput}
+
+    def clean_photo(self):
+        photo = self.cleaned_data.get("photo")
+        if photo and photo is not self.initial.get("photo") and hasattr(photo, "seek"):
+            try:
+                services.photo_process(photo)  # the check only; the service stores it
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["photo"]) from None
+            photo.seek(0)
+        return photo
+
+
 class ProfileInline(admin.StackedInline):
+    """The profile on a user's page. Saved through ``people.services.profile_update``
+    (``UserAdmin.save_formset``); the photo links to the permission-checked view."""
+
     model = Profile
+    form = ProfileInlineForm
     can_delete = False
     fields = ["title", "phone", "photo", "login_count", "last_login_ip"]
     readonly_fields = ["login_count", "last_login_ip"]
@@ -117,6 +140,22 @@ class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, Sim
         already saved by ``save_form``)."""
         if change:
             services.user_update(user=obj, actor=request.user, reason=changed_fields_reason(form))
+
+    def save_formset(self, request, form, formset, change):
+        """The profile inline through ``people.services.profile_update``; others Django's."""
+        if formset.model is not Profile:
+            return super().save_formset(request, form, formset, change)
+        # What BaseModelFormSet.save() records, for the admin's change message.
+        formset.new_objects, formset.deleted_objects, formset.changed_objects = [], [], []
+        for profile_form in formset.forms:
+            if profile_form.has_changed():
+                services.profile_update(
+                    profile=profile_form.instance,
+                    actor=request.user,
+                    reason=changed_fields_reason(profile_form),
+                )
+                formset.changed_objects.append((profile_form.instance, profile_form.changed_data))
+        return None
 
     def save_related(self, request, form, formsets, change):
         # The add form has no many-to-many fields and the service already saved

@@ -4,10 +4,11 @@ and Django's password forms with their saves routed through ``people.services``.
 from django import forms
 from django.contrib.admin import forms as admin_forms
 from django.contrib.auth import forms as auth_forms
+from django.urls import reverse
 
 from admin_ext.audit.services import current_request
 from people import roles, services
-from people.models import User
+from people.models import Profile, User
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
@@ -102,3 +103,57 @@ class PasswordResetSetForm(_SelfServicePasswordSave, auth_forms.SetPasswordForm)
 
     def reason(self) -> str:
         return services.REASON_PASSWORD_RESET
+
+
+class _PhotoLink:
+    """A stored photo as :class:`PhotoInput` shows it: a link to the permission-checked
+    photo view (never the storage's own URL under /media/, which is not served) and a
+    plain name instead of the file's random storage name."""
+
+    def __init__(self, photo):
+        self.url = reverse("profile_photo", args=[photo.instance.user_id])
+
+    def __str__(self):
+        return "Current photo"
+
+
+class PhotoInput(forms.ClearableFileInput):
+    """The photo field's widget: Django's file input with "Currently" and "Clear",
+    its link going to ``people.views.profile_photo``; accepts images only."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"accept": "image/jpeg,image/png,image/gif,image/webp", **(attrs or {})})
+
+    def format_value(self, value):
+        value = super().format_value(value)
+        return _PhotoLink(value) if value and getattr(value, "instance", None) else value
+
+
+class ProfileForm(forms.ModelForm):
+    """The "My profile" form: the signed-in user's title, phone and photo.
+
+    Only collects and checks the input; ``people.views.my_profile`` saves it through
+    ``people.services.profile_update``, which checks the photo by its content.
+    """
+
+    class Meta:
+        model = Profile
+        fields = list(services.PROFILE_FIELDS)
+        widgets = {
+            "title": forms.TextInput(attrs={"class": "form-control"}),
+            "phone": forms.TextInput(attrs={"class": "form-control", "autocomplete": "tel"}),
+            "photo": PhotoInput(attrs={"class": "form-control"}),
+        }
+        help_texts = {
+            "photo": "JPEG, PNG, GIF or WebP, up to 5 MB; shown beside your name.",
+            "title": "For example: Registrar, Cardiologist.",
+        }
+
+    def _post_clean(self):
+        # No construct_instance: the form never changes the profile; the service does.
+        pass
+
+    def changed_fields(self) -> dict:
+        """The changed fields and their new values, for ``profile_update`` (``photo``:
+        the upload, or ``False`` when "Clear" was ticked)."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}

@@ -5,12 +5,17 @@ for the system) and ``reason`` (free text kept as ``history_change_reason``), ru
 one transaction and writes history attributed to the actor.
 """
 
+import io
+import uuid
+
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from people import roles
-from people.models import User
+from people.models import Profile, User
 
 
 class RoleError(ValidationError):
@@ -169,3 +174,117 @@ def roles_sync(
         group.permissions.set(perms)
         counts[name] = len(perms)
     return counts
+
+
+#: The largest profile photo upload taken, in bytes.
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+#: Image formats taken for a profile photo, as Pillow names them (read from the
+#: content, never from the file name or the browser's content type).
+PHOTO_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
+#: A stored photo's longest side, in pixels; a larger one is scaled down.
+PHOTO_MAX_SIDE = 512
+#: The largest image (in pixels) decoded at all: a small file can claim a huge
+#: canvas and take the memory of a decompression bomb.
+PHOTO_MAX_PIXELS = 40_000_000
+
+MSG_PHOTO_TOO_LARGE = "The photo is larger than 5 MB."
+MSG_PHOTO_NOT_IMAGE = "The file is not a JPEG, PNG, GIF or WebP image."
+MSG_PHOTO_TOO_MANY_PIXELS = "The image is too large (more than 40 megapixels)."
+MSG_PROFILE_NOT_YOURS = "You may change your own profile only."
+
+#: The fields of a profile its owner edits (``profile_update``).
+PROFILE_FIELDS = ("title", "phone", "photo")
+
+
+def photo_process(upload) -> ContentFile:
+    """Check an uploaded photo by its content and make the file that is stored.
+
+    Args: a Django ``UploadedFile`` (or any file object with ``size`` and ``read``).
+    Returns a ``ContentFile`` named ``<random hex>.jpg`` or ``.png``: the image
+    decoded by Pillow, turned as its EXIF orientation says, scaled to at most
+    ``PHOTO_MAX_SIDE`` pixels a side and encoded anew, so nothing of the upload but
+    its pixels is kept (no EXIF location, no bytes a browser might read as
+    something else) and the name says nothing about the person. Raises
+    ``ValidationError`` (field ``photo``; codes ``photo_too_large``,
+    ``photo_not_image``, ``photo_too_many_pixels``).
+    """
+    if upload.size is not None and upload.size > PHOTO_MAX_BYTES:
+        raise ValidationError(
+            {"photo": ValidationError(MSG_PHOTO_TOO_LARGE, code="photo_too_large")}
+        )
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    data = upload.read(PHOTO_MAX_BYTES + 1)
+    if len(data) > PHOTO_MAX_BYTES:
+        raise ValidationError(
+            {"photo": ValidationError(MSG_PHOTO_TOO_LARGE, code="photo_too_large")}
+        )
+    not_image = ValidationError(
+        {"photo": ValidationError(MSG_PHOTO_NOT_IMAGE, code="photo_not_image")}
+    )
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.format not in PHOTO_FORMATS:
+            raise not_image
+        if image.width * image.height > PHOTO_MAX_PIXELS:
+            raise ValidationError(
+                {"photo": ValidationError(MSG_PHOTO_TOO_MANY_PIXELS, code="photo_too_many_pixels")}
+            )
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise not_image from None
+    out = io.BytesIO()
+    if image.mode in ("RGBA", "LA", "P"):
+        image.convert("RGBA").save(out, format="PNG", optimize=True)
+        extension = "png"
+    else:
+        image.convert("RGB").save(out, format="JPEG", quality=85)
+        extension = "jpg"
+    return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{extension}")
+
+
+@transaction.atomic
+def profile_update(*, profile: Profile, actor: User | None, reason: str, **fields) -> Profile:
+    """Change a user's profile (title, phone, photo): the one path for every profile write.
+
+    Args: ``profile``; ``actor``, who may change their own profile, or any with
+    ``people.change_profile`` (None: the system); ``reason``, why (the Profile has
+    no history table: title, phone and photo are not audited data, so the reason
+    is not stored; it is asked for so that every service reads alike and a history
+    added later gets it); ``fields``: any of ``PROFILE_FIELDS``, where ``photo`` is
+    an uploaded file (checked and re-encoded by :func:`photo_process`, stored
+    under a random name) or ``None``/``False`` to remove the photo. Without
+    ``fields`` the profile is saved as the caller changed it (an admin inline).
+    The previous photo file is deleted once the new state is committed.
+    Returns the profile. Raises ``PermissionDenied`` for someone else's profile
+    without the permission, ``ValidationError`` for a bad photo or field, and
+    ``TypeError`` for a field not in ``PROFILE_FIELDS``.
+    """
+    if (
+        actor is not None
+        and actor.pk != profile.user_id
+        and not actor.has_perm("people.change_profile")
+    ):
+        raise PermissionDenied(MSG_PROFILE_NOT_YOURS)
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"profile_update() got fields it does not change: {', '.join(sorted(unknown))}"
+        )
+    stored = Profile.objects.filter(pk=profile.pk).values_list("photo", flat=True).first()
+    for name, value in fields.items():
+        if name != "photo":
+            setattr(profile, name, value)
+    if "photo" in fields:
+        photo = fields["photo"]
+        profile.photo = photo_process(photo) if photo else ""
+    elif profile.photo and not profile.photo._committed:
+        # An admin form set an uploaded file on the instance.
+        profile.photo = photo_process(profile.photo.file)
+    profile.full_clean(exclude=["user"])
+    profile.save()
+    if stored and stored != profile.photo.name:
+        storage = Profile._meta.get_field("photo").storage
+        transaction.on_commit(lambda: storage.delete(stored))
+    return profile

@@ -61,7 +61,7 @@ from clinic import services
 from clinic.models import PatientShare
 from clinic.tests.factories import PatientFactory
 from people import roles
-from people.models import LoginEvent, User
+from people.models import LoginEvent, Profile, User
 from people.tests.factories import UserFactory
 
 #: How a missing object may answer: Django's "doesn't exist" redirect to the index,
@@ -1082,6 +1082,31 @@ class PermissionMatrixTests(MatrixCase):
         data["new_password2"] = matrix.NEW_PASSWORD
         self.simple_page(url, self.login_or({"ok"}), self.login_or({"redirect"}), writes, data=data)
 
+    def page_my_profile(self, endpoint):
+        """My profile: everyone signed in changes their own title, phone and photo; the
+        page has no user id to point at anyone else's."""
+        url = endpoint.reverse()
+        user = self.persona.user
+        writes = (
+            [Write(Profile._meta.db_table, user.profile.pk, "update", required="title")]
+            if user
+            else []
+        )
+        data = {"title": "Matrix title", "phone": ""}
+        self.simple_page(url, self.login_or({"ok"}), self.login_or({"redirect"}), writes, data=data)
+
+    def page_profile_photo(self, endpoint):
+        """Profile photos: one's own for everyone signed in, anyone's for those who may
+        view users; someone else's for the others answers as a missing user does."""
+        sees_others = self.persona.has("people.view_user")
+        own = self.persona.user.pk if self.persona.user else None
+        for owner in (self.front_desk, self.alice):
+            url = endpoint.reverse(owner.pk)
+            get = {"redirect"} if sees_others or owner.pk == own else {"404"}
+            self.simple_page(url, self.login_or(get), self.login_or({"405"}), data={})
+        missing = endpoint.reverse(self.MISSING)
+        self.simple_page(missing, self.login_or({"404"}), self.login_or({"405"}), data={})
+
     def page_signed_in_done(self, endpoint):
         self.simple_page(endpoint.reverse(), self.login_or({"ok"}), self.login_or({"405"}))
 
@@ -1246,6 +1271,9 @@ KINDS = {
     # people.views.password_change, mounted ahead of the admin's own at the same path.
     "admin_password_change": "page_own_password",
     "admin:password_change_done": "page_signed_in_done",
+    # people.views: the signed-in user's own profile, and the profile photos.
+    "my_profile": "page_my_profile",
+    "profile_photo": "page_profile_photo",
     "admin:jsi18n": "page_jsi18n",
     "admin:autocomplete": "page_autocomplete",
     "admin:view_on_site": "page_view_on_site",
