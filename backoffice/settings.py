@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "admin_ext",
     "admin_ext.imports",
     "admin_ext.audit",
+    "admin_ext.dashboard",
     "people",
     "clinic",
     "django.contrib.admin",
@@ -102,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After it: SAMEORIGIN on the admin's popup pages, for the related-object modal.
+    "admin_ext.middleware.PopupFramingMiddleware",
     # Sets the history_user of every historical row written during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
@@ -182,6 +185,8 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 315
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Only the admin's popup pages may be framed, by our own pages (jazzmin's
+# related-object modal): admin_ext.middleware.PopupFramingMiddleware.
 X_FRAME_OPTIONS = "DENY"
 
 # LOGGING
@@ -202,6 +207,12 @@ LOGGING = {
 # production, which needs the redis package). Local memory by default: per process,
 # so with several gunicorn workers the import progress poll needs a shared cache.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# The admin dashboard (admin_ext.dashboard): its numbers come from this provider and
+# are cached in the cache above, invalidated by the services on every write. With the
+# per-process default, a write in another process (a command, another worker) shows
+# after at most DASHBOARD_CACHE_SECONDS; a shared cache (Redis) shows it at once.
+DASHBOARD_PROVIDER = "clinic.dashboard.ClinicDashboard"
+DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=300)
 
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"

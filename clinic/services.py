@@ -10,6 +10,9 @@ door a change comes through. Each function:
   (with a ``code``) before anything is written;
 - runs in one transaction and writes one simple-history row per changed record,
   attributed to ``actor``.
+- when it changes what the admin dashboard counts (patients, doctors, grants),
+  calls ``admin_ext.dashboard.cache.counts_changed()``, so no dashboard shows the
+  numbers from before the commit.
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -24,6 +27,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from admin_ext.audit.models import AccessLog
 from admin_ext.audit.services import current_request, log_access
+from admin_ext.dashboard.cache import counts_changed
 from clinic.models import (
     HISTORY_WRITTEN,
     Doctor,
@@ -418,6 +422,7 @@ def doctor_save(*, doctor: Doctor, actor, reason: str) -> Doctor:
         old_user = Doctor.objects.filter(pk=doctor.pk).values_list("user", flat=True).first()
     _attribute(doctor, actor=actor, reason=reason)
     doctor.save()
+    counts_changed()
     if old_user != doctor.user_id:
         from people.models import User
 
@@ -747,6 +752,7 @@ def patient_save(
     patient.version = stored["version"] + 1 if stored else 1
     _attribute(patient, actor=actor, reason=reason)
     patient.save()
+    counts_changed()
     _move_primary_doctor_grants(
         patient, old_doctor_id, patient.primary_doctor, actor=actor, reason=reason
     )
@@ -799,6 +805,7 @@ def patients_bulk_save(
         if rows and actor is not None and not actor.has_perm(f"clinic.{action}_patient"):
             raise ValidationError(f"{actor} may not {action} patients.", code="not_permitted")
     now = timezone.now()
+    counts_changed()
     old_doctors: dict[int, int | None] = {}
     if updated:
         stored = {}
@@ -895,6 +902,7 @@ def records_bulk_save(
     """
     if model not in (Organization, Doctor):
         raise ValueError(f"records_bulk_save writes organizations and doctors, not {model}")
+    counts_changed()
     for record in (*created, *updated):
         _attribute(record, actor=actor, reason=getattr(record, "_change_reason", None) or reason)
     if created:
@@ -1142,6 +1150,7 @@ def patients_share(
         for f in PatientShare._meta.concrete_fields
         if not f.primary_key and f.attname not in ("patient_id", "created_at")
     }
+    counts_changed()
     shares = []
     for chunk in _chunks(patient_ids, _SHARE_CHUNK):
         shares += bulk_create_with_history(
@@ -1272,6 +1281,7 @@ def _share_end(*, share_id: int, actor, reason: str, now, expired_only: bool) ->
     share.revoked_at = now
     _attribute(share, actor=actor, reason=reason)
     share.save(update_fields=["revoked_at"])
+    counts_changed()
     _release_share_grants(share, now=now, actor=actor, reason=reason)
     return True
 
