@@ -2,6 +2,9 @@
 
 import pytest
 
+# The browser tests' fixtures (browser, page, personas) for every app's test_browser_*.py.
+pytest_plugins = ["admin_ext.tests.browser"]
+
 
 def pytest_configure(config):
     from django.conf import settings
