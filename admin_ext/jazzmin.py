@@ -194,14 +194,10 @@ JAZZMIN_SETTINGS = {
     # (an iframe: X_FRAME_OPTIONS is SAMEORIGIN); it saves through its admin's service
     # and hands the new choice back as Django's popup does.
     "related_modal_active": True,
-    "changeform_format": "horizontal_tabs",
-    # One page in sections: every field, and every error, in view without a tab click.
-    "changeform_format_overrides": {
-        "people.user": "collapsible",
-        "clinic.patient": "single",
-        "clinic.unassignedpatient": "single",
-        "clinic.archivedpatient": "single",
-    },
+    # One page in sections, for every form: every field, and every error, in view
+    # without a tab click (tabs hid required fields' errors on the tabs not shown).
+    "changeform_format": "single",
+    "changeform_format_overrides": {"people.user": "collapsible"},
     "show_ui_builder": False,
 }
 

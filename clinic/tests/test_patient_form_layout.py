@@ -40,6 +40,15 @@ class PatientFormLayoutTests(ClinicTestCase):
         titles = re.findall(r'<div class="card-title">\s*<strong>([^<]+)</strong>', html)
         self.assertEqual(titles, SECTIONS)
 
+    def test_every_other_change_form_is_one_page_too(self):
+        # Tabs hid the errors of required fields on the tabs not shown (issue 8).
+        self.login(self.admin)
+        for name in ("clinic_doctor_add", "clinic_organization_add"):
+            with self.subTest(page=name):
+                html = self.client.get(reverse(f"admin:{name}")).content.decode()
+                self.assertNotIn('id="jazzy-tabs"', html)
+                self.assertNotIn("tab-pane", html)
+
     def test_it_puts_first_middle_and_last_name_on_one_line_without_the_prefix(self):
         self.login(self.front_desk)
         response = self.client.get(self.add_url)
