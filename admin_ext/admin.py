@@ -350,7 +350,13 @@ class ClinicModelAdmin(
         if not self._uses_object_permissions():
             return False
         if obj is not None:
-            return self.visible_queryset(request, action).filter(pk=obj.pk).exists()
+            # Asked several times per page (view, change, history links, inlines):
+            # one query per object and action per request.
+            cache = request.__dict__.setdefault("_clinic_object_visible", {})
+            key = (self.model, action, obj.pk)
+            if key not in cache:
+                cache[key] = self.visible_queryset(request, action).filter(pk=obj.pk).exists()
+            return cache[key]
         # Without an object: may the user reach the changelist at all? Cached per
         # request because the admin asks this for every menu entry it draws. A
         # manager's reachable_by asks the grant tables only; building and running

@@ -50,7 +50,7 @@ BUDGETS = {
     ("clinic_patient_changelist", OPERATOR): 8,
     ("clinic_patient_change", OPERATOR): 10,
     ("clinic_patient_changelist", DOCTOR): 10,
-    ("clinic_patient_change", DOCTOR): 20,
+    ("clinic_patient_change", DOCTOR): 13,
     ("clinic_unassignedpatient_changelist", OPERATOR): 8,
     ("clinic_unassignedpatient_change", OPERATOR): 7,
     ("clinic_archivedpatient_changelist", OPERATOR): 7,
