@@ -26,7 +26,7 @@ from django.utils.text import capfirst, get_text_list
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from admin_ext.audit.models import AccessLog
-from admin_ext.audit.services import current_request, log_access
+from admin_ext.audit.services import log_access, request_of
 from admin_ext.dashboard.cache import counts_changed
 from clinic.models import (
     HISTORY_WRITTEN,
@@ -187,17 +187,6 @@ def _patient_permissions(perms) -> dict[str, Permission]:
     return {f"{Patient._meta.app_label}.{p.codename}": p for p in found}
 
 
-def _request_for_log(actor):
-    """The request being served (``admin_ext.audit.services.current_request``) when
-    ``actor`` is its user: the access log's IP, user agent and request id. None
-    outside a request (a command, a test) and for the system (``actor`` None)."""
-    request = current_request()
-    user = getattr(request, "user", None)
-    if actor is None or user is None or getattr(user, "pk", None) != actor.pk:
-        return None
-    return request
-
-
 def _log_grants(
     action, rows, *, holders: dict, names: dict, actor, reason: str, via: str, patient=None
 ) -> None:
@@ -222,7 +211,7 @@ def _log_grants(
         record = {"obj": patient} if len(patient_ids) == 1 and patient else {"model": Patient}
         log_access(
             action=action,
-            request=_request_for_log(actor),
+            request=request_of(actor),
             actor=actor,
             **record,
             detail={

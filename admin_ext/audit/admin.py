@@ -39,7 +39,7 @@ from admin_ext.audit import trail, views
 from admin_ext.audit.chain import verify
 from admin_ext.audit.models import AccessLog, AuditSeal
 from admin_ext.changelists import changelist_with
-from admin_ext.history import AuditRecordAdminMixin
+from admin_ext.history import READ_METHODS, AuditRecordAdminMixin
 from admin_ext.pagination import CountingPaginator, KeysetChangeListMixin
 
 
@@ -142,8 +142,8 @@ class AuditSealAdmin(AuditRecordAdminMixin, admin.ModelAdmin):
         matches. Reading only, so GET; 405 for other methods, 403 without
         ``audit.view_auditseal``.
         """
-        if request.method not in ("GET", "HEAD"):
-            return HttpResponseNotAllowed(["GET", "HEAD"])
+        if request.method not in READ_METHODS:
+            return HttpResponseNotAllowed(READ_METHODS)
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = VerifyForm(request.GET if "scope" in request.GET else None)

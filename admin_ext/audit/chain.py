@@ -229,8 +229,8 @@ class Verification:
     last_digest: str
 
 
-def _unpack(blob: bytes, start: int, count: int) -> list[tuple[int, bytes]]:
-    return [_ROW.unpack_from(blob, (start + i) * _ROW.size) for i in range(count)]
+def _unpack(packed: bytes, count: int) -> list[tuple[int, bytes]]:
+    return [_ROW.unpack_from(packed, i * _ROW.size) for i in range(count)]
 
 
 def _compare(seal_row: AuditSeal, name: str, model, spec: dict, stored) -> Mismatch | None:
@@ -301,7 +301,7 @@ def _check_seal(
         if spec["after"] != marks.get(name, 0):
             return broken(f"seal #{seal_row.pk} leaves a gap in {name}")
         if reread:
-            stored = _unpack(packed, 0, spec["count"])
+            stored = _unpack(packed, spec["count"])
             mismatch = _compare(seal_row, name, model, spec, stored)
             if mismatch:
                 return mismatch

@@ -42,6 +42,18 @@ def current_request():
     return getattr(HistoricalRecords.context, "request", None)
 
 
+def request_of(actor):
+    """The request being served (:func:`current_request`) when ``actor`` is its signed-in
+    user, else None: the IP, user agent and request id of an access-log row a service
+    or an import writes for ``actor``. None outside a request (a command, a test) and
+    for the system (``actor`` None)."""
+    request = current_request()
+    user = getattr(request, "user", None)
+    if actor is None or user is None or getattr(user, "pk", None) != actor.pk:
+        return None
+    return request
+
+
 def client_ip(request) -> str | None:
     """The client's IP address from ``REMOTE_ADDR``, or None without a request.
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from admin_ext.audit.chain import seal_quietly
 from admin_ext.audit.models import AccessLog
-from admin_ext.audit.services import current_request, log_access
+from admin_ext.audit.services import log_access, request_of
 from admin_ext.imports.models import ImportJob
 
 #: The outcomes of an import that wrote rows: the audit chain is sealed after them.
@@ -123,12 +123,12 @@ def log_import(job: ImportJob) -> AccessLog:
     The row's actor is ``job.actor`` (None for a command run without ``--actor``: the
     system), its object the job, its ``detail`` ``{"job": id, "status": str,
     "counts": {...}}``. IP address, user agent and request id are those of the
-    request the import runs in, when there is one (``current_request``), so no
+    request the import runs in, when there is one (``request_of``), so no
     import path has to pass it down; a command has none.
     """
     return log_access(
         action=AccessLog.Action.IMPORT,
-        request=current_request(),
+        request=request_of(job.actor),
         actor=job.actor,
         obj=job,
         detail={"job": job.pk, "status": job.status, "counts": job.counts},
