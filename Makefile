@@ -4,6 +4,8 @@
 #   make test   the whole test suite (pytest, SQLite unless DATABASE_URL says otherwise)
 #   make serve  production mode: DEBUG=False, collectstatic, gunicorn (needs SECRET_KEY)
 #   make lint   ruff
+#   make scan   security scans: bandit over our code, pip-audit over the pinned
+#               requirements (.ci/scan; CI runs it too)
 #   make bench  the patient changelist at 1,000 and 1,000,000 patients, then the Synthea
 #               import at 10,000 and 100,000, then the audit trail at 1,000,000 audit
 #               rows and the access log's cost per page view (JSON lines; docs/operations.md)
@@ -20,7 +22,7 @@ PORT ?= 8000
 WORKERS ?= 2
 THREADS ?= 4
 
-.PHONY: run test serve lint venv bench
+.PHONY: run test serve lint scan venv bench
 
 # Re-installs when a requirements file changes. requirements-dev.txt includes
 # requirements.txt and adds the test tools and Faker (demo data for make run).
@@ -47,15 +49,20 @@ test: venv
 
 # Production mode. Settings refuse to start without SECRET_KEY when DEBUG is off;
 # set ALLOWED_HOSTS too (and DATABASE_URL for PostgreSQL). See docs/operations.md.
+# No gunicorn access log: its lines carry the query string (search terms are PHI);
+# backoffice.logs.RequestLogMiddleware writes one JSON line per request instead.
 serve: $(VENV)/.installed
 	DEBUG=false $(PY) manage.py migrate --noinput
 	DEBUG=false $(PY) manage.py collectstatic --noinput
 	DEBUG=false $(VENV)/bin/gunicorn backoffice.wsgi \
 		--bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class gthread \
-		--threads $(THREADS) --access-logfile -
+		--threads $(THREADS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+scan: venv
+	VENV=$(VENV) bash .ci/scan
 
 # Its own databases, never db.sqlite3: var/bench/*.sqlite3, or <name>_bench_<size>,
 # <name>_bench_import_<size> and <name>_bench_audit_<rows> on the PostgreSQL server

@@ -2,8 +2,9 @@
 
 import pytest
 
-# The browser tests' fixtures (browser, page, personas) for every app's test_browser_*.py.
-pytest_plugins = ["admin_ext.tests.browser"]
+# The browser tests' fixtures (browser, page, personas) for every app's test_browser_*.py,
+# and the real `make serve` server (production_server, serve: backoffice/tests/server.py).
+pytest_plugins = ["admin_ext.tests.browser", "backoffice.tests.server"]
 
 
 def pytest_configure(config):

@@ -51,6 +51,7 @@ from admin_ext.history import ReadOnlyHistoryMixin
 from admin_ext.imports.mixins import ImportJobAdminMixin
 from admin_ext.imports.storage import DatabaseUploadAdminMixin
 from admin_ext.pagination import CountingPaginator, KeysetChangeListMixin
+from admin_ext.selection import ValidSelectionMixin
 from admin_ext.sensitive import SensitiveFieldsMixin
 
 REASON_FIELD = "change_reason"
@@ -94,6 +95,9 @@ class ReasonForm(forms.ModelForm):
 
 
 class ClinicModelAdmin(
+    # A malformed action selection or autocomplete value is no choice, not a 500
+    # (admin_ext.selection).
+    ValidSelectionMixin,
     SensitiveFieldsMixin,
     # Uploads wait in the database, owned and expiring (admin_ext.imports.storage).
     DatabaseUploadAdminMixin,

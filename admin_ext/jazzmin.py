@@ -47,6 +47,8 @@ SECTIONS = [
             ("people.user", "fas fa-user"),
             ("auth.group", "fas fa-users"),
             ("people.loginevent", "fas fa-sign-in-alt"),
+            # django-axes' failed sign-ins: lockouts, and unlocking (people.lockout_admin).
+            ("axes.accessattempt", "fas fa-user-lock"),
         ],
     ),
 ]
@@ -119,6 +121,8 @@ JAZZMIN_SETTINGS = {
     ],
     "usermenu_links": [
         {"name": "My profile", "url": "my_profile", "icon": "fas fa-id-card"},
+        # Enrol, new recovery codes, turn off (people.two_factor.views.manage).
+        {"name": "Two-factor sign-in", "url": "two_factor", "icon": "fas fa-mobile-alt"},
     ],
     "order_with_respect_to": [
         *(label for label, _name, _icon, _models in SECTIONS),

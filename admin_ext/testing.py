@@ -16,6 +16,7 @@ from clinic import services
 from clinic.tests.factories import DoctorFactory, PatientFactory
 from people import roles
 from people.services import user_create
+from people.two_factor.testing import sign_in
 
 PASSWORD = "password"
 
@@ -46,5 +47,7 @@ class ClinicTestCase(TestCase):
         cls.other_patient = PatientFactory(first_name="Otto", last_name="Other")
 
     def login(self, user):
-        """Sign the test client in as ``user`` (through the login backend, no request)."""
-        self.client.force_login(user)
+        """Sign the test client in as ``user`` (through the login backend, no request),
+        with the second factor when their role requires it or they have one
+        (``people.two_factor.testing.sign_in``)."""
+        sign_in(self.client, user)

@@ -9,9 +9,17 @@ the real environment win over the file.
 Variables: ``DEBUG`` (bool, default false), ``SECRET_KEY`` (required unless DEBUG),
 ``DATABASE_URL`` (default: SQLite file ``db.sqlite3`` here), ``ALLOWED_HOSTS``
 (comma-separated), ``TIME_ZONE`` (IANA name, default UTC), ``CSRF_TRUSTED_ORIGINS``,
-``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``EMAIL_URL``, ``DEFAULT_FROM_EMAIL``.
+``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``EMAIL_URL``, ``DEFAULT_FROM_EMAIL``,
+``SECRET_KEY_FALLBACKS`` (comma-separated old keys while rotating).
+Operations (see OPERATIONS below): ``DB_CONN_MAX_AGE``, ``ADMINS``, ``SERVER_EMAIL``,
+``EMAIL_SUBJECT_PREFIX``, ``LOG_LEVEL``, ``LOG_FORMAT`` (json or text).
+Accounts and transport (docs/security.md): ``SESSION_IDLE_TIMEOUT``,
+``AXES_FAILURE_LIMIT``, ``AXES_COOLOFF_MINUTES``, ``TRUSTED_PROXY_COUNT``,
+``PASSWORD_RESET_TIMEOUT``, ``OTP_TOTP_ISSUER``, ``UPLOAD_MAX_REQUEST_BYTES``.
 """
 
+from datetime import timedelta
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
@@ -38,6 +46,11 @@ elif not SECRET_KEY:
         "SECRET_KEY is not set. It is required when DEBUG is off; set it in the "
         "environment (or set DEBUG=true for development)."
     )
+
+# Rotating the key (docs/security.md): the new key in SECRET_KEY, the old one(s) here,
+# comma-separated, until sessions and password-reset or invitation links signed
+# with them have expired; then drop them.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -77,6 +90,11 @@ INSTALLED_APPS = [
     "admin_ext.imports",
     "admin_ext.audit",
     "admin_ext.dashboard",
+    # Two-factor sign-in (people.two_factor): ahead of "people", so people/admin.py,
+    # imported after their admin modules, can unregister their device admins.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "people",
     "clinic",
     "django.contrib.admin",
@@ -90,23 +108,39 @@ INSTALLED_APPS = [
     "simple_history",
     "guardian",
     "django_filters",
+    # Content-Security-Policy (django-csp; its system checks flag pre-4.0 CSP_* settings).
+    "csp",
+    # Sign-in lockout after repeated failures (accounts hardening; see AXES_* below).
+    "axes",
 ]
 
 MIDDLEWARE = [
     # First: every response, errors included, carries the request's id.
     "admin_ext.audit.middleware.RequestIdMiddleware",
+    # Then one JSON access line per request, with that id and the actor (OPERATIONS).
+    "backoffice.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files carry them too (TRANSPORT AND HEADERS below).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified() (django-otp), then the two-factor gate: until the
+    # second factor is given, only the 2FA pages and sign-out answer (people.two_factor).
+    "django_otp.middleware.OTPMiddleware",
+    "people.two_factor.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After it: SAMEORIGIN on the admin's popup pages, for the related-object modal.
     "admin_ext.middleware.PopupFramingMiddleware",
     # Sets the history_user of every historical row written during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # django-axes: turns a locked-out sign-in into the lockout page (AXES_LOCKOUT_CALLABLE).
+    # Last, as its docs ask: it reads what the login view left on the request.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -128,6 +162,8 @@ TEMPLATES = [
 # ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "people.User"
 AUTHENTICATION_BACKENDS = [
+    # django-axes first: refuses a locked-out account or IP before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     # Per-object permissions (a doctor's own patients).
     "guardian.backends.ObjectPermissionBackend",
@@ -136,7 +172,11 @@ LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # NIST SP 800-63B 3.1.1.2 asks for at least 8; ours is 12 (accounts hardening).
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -145,6 +185,54 @@ ANONYMOUS_USER_NAME = None
 # guardian: a missing object permission answers 404, never 403 (hidden reads as missing).
 GUARDIAN_RAISE_403 = False
 GUARDIAN_RENDER_403 = False
+
+# ACCOUNTS HARDENING (passwords, lockout, sessions; docs/security.md)
+# ------------------------------------------------------------------------------
+# Argon2id first (OWASP Password Storage Cheat Sheet; needs argon2-cffi). PBKDF2 stays
+# after it so hashes made before still verify; Django re-hashes them with Argon2 at
+# the user's next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# django-axes: lockout after AXES_FAILURE_LIMIT failed sign-ins in a row for one
+# account (the email, lower-cased) or from one IP, each counted on its own, for
+# AXES_COOLOFF_MINUTES (OWASP ASVS 4.0 V2.2.1; NIST SP 800-63B 5.2.2). An
+# administrator unlocks earlier (Administration > Access attempts > "Unlock selected").
+# Failures are counted in the database (axes.AccessAttempt); every sign-in is already
+# logged twice (people.LoginEvent, audit.AccessLog), so axes' own log is off.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=30)
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1.")
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone, not combined
+# The admin login form's email field is named "username" (AuthenticationForm).
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "people.lockouts.normalized_username"
+AXES_CLIENT_IP_CALLABLE = "people.lockouts.request_ip"
+AXES_LOCKOUT_CALLABLE = "people.lockouts.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# A success must not clear the IP's count: an attacker with one working account
+# would otherwise reset it between guesses at other accounts.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# people.lockout_admin registers the attempts page with our permissions and actions.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request (each request
+# renews the cookie: idle, not absolute) and when the browser closes (HIPAA
+# 164.312(a)(2)(iii), automatic logoff; OWASP ASVS V3.3.2). The import progress poll
+# (admin_ext.imports.views.import_progress) counts as activity: the upload page polls
+# only while the user's own import request is running, and stops when it ends.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Password reset and invitation links stay valid this long (seconds, default 3 days).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 60 * 60)
 
 # STATIC AND MEDIA
 # ------------------------------------------------------------------------------
@@ -181,6 +269,11 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: none,
+# the client is REMOTE_ADDR). The access log and the sign-in lockout take the client
+# address from it (admin_ext.audit.services.client_ip); behind a proxy, leaving it at
+# 0 makes every user share the proxy's address, and five failures lock out everyone.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -189,13 +282,143 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # related-object modal): admin_ext.middleware.PopupFramingMiddleware.
 X_FRAME_OPTIONS = "DENY"
 
-# LOGGING
+# TRANSPORT AND HEADERS (docs/security.md; OWASP ASVS 4.0 V14.4, V3.4)
 # ------------------------------------------------------------------------------
+# Cookies: Lax, not Strict: a password-reset or invitation link clicked in a mail
+# client is a cross-site navigation, and Strict would arrive without the session and
+# CSRF cookies. No script reads the CSRF cookie (Django's admin and jazzmin post the
+# form's token), so it is HttpOnly too.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+# Other sites get no Referer (admin URLs hold patient ids); our own pages keep it.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# django-permissions-policy: powerful browser features, all off for every origin.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# django-csp 4: enforced, in development too, so a violation shows early. Scripts only
+# from our origin or inline with this response's nonce (templates write
+# nonce="{{ request.csp_nonce }}"); no 'unsafe-inline', no 'unsafe-eval'.
+# Styles keep 'unsafe-inline': jazzmin's, Django admin's and our templates put
+# style="" attributes on elements, and Bootstrap, select2 and jazzmin's scripts set
+# element styles, which no nonce can cover. CSS cannot run script; a nonce in
+# style-src would switch 'unsafe-inline' off.
+# frame-ancestors 'none' matches X_FRAME_OPTIONS; the admin's popups answer 'self'
+# (admin_ext.middleware.PopupFramingMiddleware).
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        # data: for Bootstrap's and select2's inline SVG icons (checkboxes, arrows).
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
+
+# OPERATIONS: health, database connections, logs, error reports (docs/operations.md)
+# ------------------------------------------------------------------------------
+# Health endpoints (backoffice.health): /health/live/ and /health/ready/, anonymous.
+# Load balancers probe over plain HTTP, so they are not redirected to HTTPS. Django
+# still checks the Host header (ALLOWED_HOSTS): a probe must send an allowed host,
+# or the instance's own address must be listed.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+
+# Database connections are kept for DB_CONN_MAX_AGE seconds (default 60 in production,
+# 0 = one per request in development) and checked before reuse, so a database
+# restart costs no failed request. gunicorn's gthread workers hold one connection per
+# thread: WORKERS x THREADS per instance (make serve: 2 x 4 = 8) must fit the
+# server's max_connections with the commands and other instances.
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=0 if DEBUG else 60)
+if DB_CONN_MAX_AGE < 0:
+    raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 or more seconds.")
+DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Error reports: with DEBUG off, an unhandled error in a request is emailed to ADMINS
+# ("Name <email>, other@example.org"), from SERVER_EMAIL, through EMAIL_URL. The
+# report keeps the traceback and the path and shows no request values, cookies or
+# local variables (backoffice.errors: they hold PHI).
+ADMINS = []
+for _name, _address in getaddresses([env.str("ADMINS", default="")]):
+    if "@" not in _address:
+        raise ImproperlyConfigured(f"ADMINS: {_address!r} is not an email address.")
+    ADMINS.append((_name, _address))
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[backoffice] ")
+DEFAULT_EXCEPTION_REPORTER_FILTER = "backoffice.errors.PhiSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "backoffice.errors.PhiSafeExceptionReporter"
+
+# Logs: one JSON object per line on stderr in production (LOG_FORMAT=json), readable
+# lines in development (LOG_FORMAT=text), every record with the request id and the
+# actor's user id, never PHI (backoffice.logs). One access line per request from
+# backoffice.logs.RequestLogMiddleware (gunicorn's own access log is off: it writes
+# the query string, which holds search terms).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {
+        "request_context": {"()": "backoffice.logs.RequestContextFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "json": {"()": "backoffice.logs.JsonFormatter"},
+        "text": {"()": "backoffice.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "include_html": False,
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Replaces Django's default handlers for "django" (its console handler would
+        # print every record twice); records still reach the root's console.
+        "django": {"handlers": ["mail_admins"], "propagate": True},
+        # A probe or scanner with a Host not in ALLOWED_HOSTS is logged, not emailed.
+        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+    },
 }
 
 # THIRD-PARTY APPS
@@ -245,6 +468,12 @@ IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 *
 # Uploads up to that size stay in memory instead of Django's temporary file: an
 # import file holds PHI and must not sit in the temp folder, even for a request.
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES
+# Django's own handlers apply that limit to the whole request (a folder of three
+# 20 MB files went to the temp folder); admin_ext.uploads applies it per file, never
+# writes to disk, and refuses a request over UPLOAD_MAX_REQUEST_BYTES (400).
+FILE_UPLOAD_HANDLERS = ["admin_ext.uploads.MemoryOnlyUploadHandler"]
+UPLOAD_MAX_FILE_BYTES = IMPORT_MAX_UPLOAD_BYTES
+UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=10 * IMPORT_MAX_UPLOAD_BYTES)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=25_000)
 IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES = env.int(
     "IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024
@@ -269,6 +498,23 @@ AUDIT_SEALED_MODELS = ["audit.AccessLog", "people.LoginEvent"]
 # How long (seconds) a seal waits for writers on PostgreSQL before it gives up and
 # leaves the rows to the next seal, instead of queueing every writer behind an import.
 AUDIT_SEAL_LOCK_TIMEOUT = env.float("AUDIT_SEAL_LOCK_TIMEOUT", default=5.0)
+
+# TWO-FACTOR SIGN-IN (django-otp; people.two_factor, docs/security.md)
+# ------------------------------------------------------------------------------
+# Roles (people/roles.py names) whose members must enrol a TOTP authenticator before
+# any admin page opens; superusers always must. Everyone else may enrol from
+# "Two-factor sign-in" in the user menu.
+from people.roles import ADMINISTRATOR, AUDITOR  # noqa: E402 (plain constants)
+
+OTP_REQUIRED_ROLES = [ADMINISTRATOR, AUDITOR]
+# The account name an authenticator app shows beside the user's email.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic back office")
+# After n wrong codes in a row, the next try waits FACTOR * 2**(n-1) seconds (capped
+# by django-otp); against guessing a 6-digit code (NIST SP 800-63B 5.2.2).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# How many one-time recovery codes enrolment (and "new recovery codes") hands out.
+OTP_RECOVERY_CODE_COUNT = 10
 
 # django-jazzmin
 from admin_ext.jazzmin import JAZZMIN_SETTINGS, JAZZMIN_UI_TWEAKS  # noqa: E402,F401

@@ -6,11 +6,16 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from admin_ext.imports.views import import_progress
+from backoffice import health
 from people.forms import PasswordResetSetForm
+from people.two_factor import views as two_factor
 from people.views import my_profile, password_change, profile_photo
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Load-balancer probes (backoffice.health): anonymous, outside /admin/, JSON.
+    path("health/live/", health.live, name="health_live"),
+    path("health/ready/", health.ready, name="health_ready"),
     # Password reset by email, linked from the admin login page ("Forgotten your
     # password?" appears when a URL named admin_password_reset exists).
     path(
@@ -52,5 +57,11 @@ urlpatterns = [
         admin.site.admin_view(profile_photo, cacheable=True),
         name="profile_photo",
     ),
+    # Two-factor sign-in (people.two_factor): the second step of signing in, enrolment,
+    # and the user's own settings. Until the second factor is given, the gate
+    # (people.two_factor.middleware) lets a signed-in user reach only the first two.
+    path("admin/2fa/verify/", admin.site.admin_view(two_factor.verify), name="two_factor_verify"),
+    path("admin/2fa/setup/", admin.site.admin_view(two_factor.setup), name="two_factor_setup"),
+    path("admin/2fa/", admin.site.admin_view(two_factor.manage), name="two_factor"),
     path("admin/", admin.site.urls),
 ]

@@ -726,6 +726,7 @@ def export_stream(folder: Path, manifest: dict) -> dict:
 
     from clinic.tests.exporting import export_link, submit
     from people.models import User
+    from people.two_factor.testing import sign_in
 
     function = streaming_export_function()
     if function is None:
@@ -737,7 +738,7 @@ def export_stream(folder: Path, manifest: dict) -> dict:
         email=SUPERUSER_EMAIL, password=None
     )
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     link = export_link(client.get(reverse("admin:clinic_patient_changelist")))
     if link is None:
         raise BenchError("the patient changelist shows no Export button")

@@ -121,7 +121,7 @@ def mrn_allocate(count: int = 1) -> list[str]:
         return []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT nextval('{MRN_SEQUENCE}') FROM generate_series(1, %s)", [count])
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [MRN_SEQUENCE, count])
             numbers = sorted(row[0] for row in cursor.fetchall())
         return [f"{n:08d}" for n in numbers]
     Sequence.objects.get_or_create(name="mrn")

@@ -1,5 +1,7 @@
 """Admin for users (with the profile inline), role groups and the login event log."""
 
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
@@ -7,15 +9,28 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
 from django.utils.text import get_text_list
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from admin_ext.admin import changed_fields_reason
 from admin_ext.history import AuditRecordAdminMixin, ReadOnlyHistoryMixin
+from admin_ext.selection import ValidSelectionMixin
 from admin_ext.sensitive import SensitiveFieldsMixin
 from people import roles, services
 from people.forms import AdminPasswordChangeForm, PhotoInput, UserChangeForm, UserCreationForm
 from people.models import LoginEvent, Profile, User
+from people.two_factor.admin import TwoFactorResetMixin
+
+logger = logging.getLogger(__name__)
+
+MSG_INVITATION_NOT_SENT = (
+    "The invitation could not be sent: the mail server did not accept it. Nothing was "
+    "saved for this user; try again later, or ask the operator to check EMAIL_URL."
+)
 
 
 class ProfileInlineForm(forms.ModelForm):
@@ -49,7 +64,14 @@ class ProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+class UserAdmin(
+    ValidSelectionMixin,
+    TwoFactorResetMixin,
+    SensitiveFieldsMixin,
+    DjangoUserAdmin,
+    ReadOnlyHistoryMixin,
+    SimpleHistoryAdmin,
+):
     """Django's UserAdmin for an email login; writes go through people.services.
 
     The password change page is Django's ``user_change_password``, which calls
@@ -68,6 +90,7 @@ class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, Sim
     inlines = [ProfileInline]
     list_display = ["email", "first_name", "last_name", "roles", "is_active", "last_login"]
     list_filter = ["is_active", "is_superuser", "groups"]
+    actions = ["resend_invitation"]
     search_fields = ["email", "first_name", "last_name"]
     ordering = ["email"]
     readonly_fields = ["last_login", "date_joined"]
@@ -82,7 +105,8 @@ class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, Sim
             None,
             {
                 "classes": ["wide"],
-                "fields": ["email", "first_name", "last_name", "role", "password1", "password2"],
+                # No password: the user sets their own through the invitation link.
+                "fields": ["email", "first_name", "last_name", "role"],
             },
         ),
     ]
@@ -114,26 +138,72 @@ class UserAdmin(SensitiveFieldsMixin, DjangoUserAdmin, ReadOnlyHistoryMixin, Sim
             return False
         return super().has_change_permission(request, obj)
 
-    def save_form(self, request, form, change):
-        """On the add page, create the user through ``people.services.user_create``.
+    def add_view(self, request, form_url="", extra_context=None):
+        """Django's add page; when the invitation cannot be mailed, nothing is saved
+        (``user_invite`` rolls back) and the page says so instead of answering 500."""
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except OSError:  # smtplib.SMTPException is one; so is a refused connection
+            logger.warning("Invitation mail failed; the user was not created", exc_info=True)
+            self.message_user(request, MSG_INVITATION_NOT_SENT, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
-        The add form only collects the input; the service sets the password, gives
-        the chosen role and writes the history row (actor, reason), and the
-        post_save receiver adds the Profile. The admin then carries on (log entry,
-        redirect) with the saved user. The change page keeps Django's behaviour;
-        ``save_model`` writes it through ``user_update``.
+    def save_form(self, request, form, change):
+        """On the add page, invite the user through ``people.services.user_invite``.
+
+        The add form only collects the input; the service creates the user with an
+        unusable password and the chosen role, writes the history row (actor,
+        reason) and emails the set-password link; the post_save receiver adds the
+        Profile. The admin then carries on (log entry, redirect) with the saved
+        user. The change page keeps Django's behaviour; ``save_model`` writes it
+        through ``user_update``.
         """
         if change:
             return super().save_form(request, form, change)
-        return services.user_create(
+        user = services.user_invite(
             email=form.cleaned_data["email"],
-            password=form.cleaned_data.get("password1") or None,
             first_name=form.cleaned_data.get("first_name", ""),
             last_name=form.cleaned_data.get("last_name", ""),
             role=form.cleaned_data.get("role"),
             actor=request.user,
-            reason="Created in admin",
+            reason=f"Invited in admin by {request.user}",
         )
+        self.message_user(request, f"An invitation to set a password was sent to {user.email}.")
+        return user
+
+    @admin.action(permissions=["change"], description="Send the invitation again")
+    def resend_invitation(self, request, queryset):
+        """``people.services.user_invite_resend`` for each selected user who has not set
+        a password yet; the others are named in a warning."""
+        sent, refused = [], []
+        for user in queryset.order_by("email"):
+            if not self.has_change_permission(request, user):
+                refused.append(user.email)
+                continue
+            try:
+                services.user_invite_resend(
+                    user=user, actor=request.user, reason=f"Invitation re-sent by {request.user}"
+                )
+            except ValidationError:
+                refused.append(user.email)
+            except OSError:
+                logger.warning("Invitation mail failed", exc_info=True)
+                self.message_user(request, MSG_INVITATION_NOT_SENT, messages.ERROR)
+                break
+            else:
+                sent.append(user.email)
+        if sent:
+            self.message_user(
+                request,
+                ngettext("%d invitation sent.", "%d invitations sent.", len(sent)) % len(sent),
+            )
+        if refused:
+            self.message_user(
+                request,
+                "Not sent (a password is already set, the account is inactive, or it is "
+                f"not yours to change): {', '.join(refused)}.",
+                messages.WARNING,
+            )
 
     def save_model(self, request, obj, form, change):
         """Save a changed user through ``people.services.user_update`` (added users are
@@ -207,9 +277,17 @@ class GroupForm(forms.ModelForm):
 
 admin.site.unregister(Group)
 
+# django-otp's own device admins (its apps come before this one in INSTALLED_APPS, so
+# they are registered by now) would let a superuser read a user's TOTP secret and
+# recovery codes, or add a device for someone else. Devices change only through the
+# two-factor pages and "Reset two-factor" on the user's page (people.two_factor).
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
+
 
 @admin.register(Group)
-class GroupAdmin(ReadOnlyHistoryMixin, DjangoGroupAdmin):
+class GroupAdmin(ValidSelectionMixin, ReadOnlyHistoryMixin, DjangoGroupAdmin):
     """Django's group admin, with the role groups read-only and undeletable.
 
     A role group's name and permissions are code (``people/roles.py``, applied by
@@ -272,3 +350,7 @@ class GroupAdmin(ReadOnlyHistoryMixin, DjangoGroupAdmin):
         if stored_role or is_role_group(obj):
             raise PermissionDenied(ROLE_GROUPS_ARE_CODE)
         super().save_model(request, obj, form, change)
+
+
+# django-axes' failed sign-ins and the unlock action (AXES_ENABLE_ADMIN is off).
+from people import lockout_admin  # noqa: E402,F401

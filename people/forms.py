@@ -11,8 +11,13 @@ from people import roles, services
 from people.models import Profile, User
 
 
-class UserCreationForm(auth_forms.AdminUserCreationForm):
-    """Add-user form: email, password twice, and the role (Front desk by default)."""
+class UserCreationForm(forms.ModelForm):
+    """Add-user form (an invitation): email, names and the role (Front desk by default).
+
+    No password field: the administrator never types or sees the user's password.
+    ``UserAdmin.save_form`` calls ``people.services.user_invite``, which creates the
+    user with an unusable password and emails a set-password link.
+    """
 
     role = forms.ChoiceField(
         choices=[(name, name) for name in roles.ROLES],
@@ -20,9 +25,13 @@ class UserCreationForm(auth_forms.AdminUserCreationForm):
         help_text="What the user may do; see the roles table in docs.",
     )
 
-    class Meta(auth_forms.AdminUserCreationForm.Meta):
+    class Meta:
         model = User
         fields = ["email", "first_name", "last_name"]
+        help_texts = {
+            "email": "The user's sign-in. An invitation with a link to set their "
+            "password is sent to this address."
+        }
 
 
 class UserChangeForm(auth_forms.UserChangeForm):

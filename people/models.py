@@ -1,6 +1,7 @@
 """People: the login ``User`` (email is the username), its ``Profile`` and login events."""
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +35,21 @@ class User(AbstractUser):
     def __str__(self):
         full_name = self.get_full_name()
         return f"{full_name} <{self.email}>" if full_name else self.email
+
+    def check_password(self, raw_password):
+        """Django's check, whose re-hash of a correct password stored with an older
+        hasher (PBKDF2 to Argon2, ``PASSWORD_HASHERS``) or work factor goes through
+        ``people.services.user_set_password``: the User history row it writes says why
+        (``REASON_PASSWORD_REHASHED``), instead of a row with no reason."""
+
+        def setter(raw):
+            from people import services  # services import this module
+
+            services.user_set_password(
+                user=self, password=raw, actor=None, reason=services.REASON_PASSWORD_REHASHED
+            )
+
+        return check_password(raw_password, self.password, setter)
 
     @property
     def role_names(self) -> list[str]:

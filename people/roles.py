@@ -37,6 +37,11 @@ _ALL_IMPORT_JOBS = ["imports.view_importjob", "imports.view_all_importjobs"]
 _OWN_AUDIT = ["audit.view_accesslog"]
 _ALL_AUDIT = ["audit.view_accesslog", "audit.view_all_accesslog", "audit.view_auditseal"]
 
+# Sign-in lockouts (django-axes' failed attempts): administrators and auditors see
+# them; administrators unlock (deleting attempts, people.services.lockout_clear).
+_SEE_LOCKOUTS = ["axes.view_accessattempt"]
+_UNLOCK = ["axes.delete_accessattempt"]
+
 ROLES: dict[str, list[str]] = {
     ADMINISTRATOR: [
         *_crud("organization", "view", "add", "change", "import", "export"),
@@ -52,6 +57,8 @@ ROLES: dict[str, list[str]] = {
         "auth.view_group",
         *_ALL_IMPORT_JOBS,
         *_ALL_AUDIT,
+        *_SEE_LOCKOUTS,
+        *_UNLOCK,
     ],
     FRONT_DESK: [
         *_crud("organization", "view"),
@@ -86,5 +93,6 @@ ROLES: dict[str, list[str]] = {
         *_ALL_IMPORT_JOBS,
         *_ALL_AUDIT,
         "audit.export_audit",
+        *_SEE_LOCKOUTS,
     ],
 }

@@ -8,14 +8,23 @@ one transaction and writes history attributed to the actor.
 import io
 import uuid
 
+import django_otp
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from people import roles
+from admin_ext.audit.models import AccessLog
+from admin_ext.audit.services import log_access, request_of
+from people import invitations, roles
 from people.models import Profile, User
+from people.two_factor import authenticator, is_required, recovery_device
 
 
 class RoleError(ValidationError):
@@ -56,7 +65,11 @@ def user_create(
     ``ROLES``), names, ``is_superuser`` (operators only).
     Returns the saved ``User``; its ``Profile`` exists (post_save receiver).
     Raises ``ValidationError`` (``full_clean``: a duplicate or invalid email) and
-    ``RoleError`` for an unknown role.
+    ``RoleError`` for an unknown role. The password is not checked against
+    ``AUTH_PASSWORD_VALIDATORS`` here: every path where a person chooses one (the
+    invitation and reset links, the password pages, ``createsuperuser``,
+    ``changepassword``) checks it in its form or prompt; test fixtures and the demo
+    data call this directly.
     """
     user = User(
         email=User.objects.normalize_email(email),
@@ -110,6 +123,9 @@ def user_update(*, user: User, actor: User | None, reason: str, **fields) -> Use
 
 #: History reason of a password set through the emailed reset link (the user acts).
 REASON_PASSWORD_RESET = "Password reset by email link"
+#: History reason of a stored hash replaced at sign-in by one of the first hasher in
+#: ``PASSWORD_HASHERS`` (same password; ``people.models.User.check_password``).
+REASON_PASSWORD_REHASHED = "Password hash upgraded at sign-in"
 
 
 def reason_password_changed(actor: User | None, *, usable: bool = True) -> str:
@@ -138,6 +154,118 @@ def user_set_password(*, user: User, password: str | None, actor: User | None, r
     _attribute(user, actor=actor, reason=reason)
     user.save(update_fields=["password"])
     return user
+
+
+MSG_INVITE_PASSWORD_SET = (
+    "This user has already set a password; send a password reset instead of an invitation."
+)
+MSG_INVITE_INACTIVE = "This user is inactive; activate the account before inviting."
+
+
+@transaction.atomic
+def user_invite(
+    *,
+    email: str,
+    actor: User | None,
+    reason: str = "Invited",
+    role: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    base_url: str | None = None,
+) -> User:
+    """Create a staff user without a password and email them a set-password link.
+
+    Nobody but the user ever types or sees their password (OWASP ASVS 4.0 V2.3.1:
+    an initial secret is set by its owner through a one-time link). The user is
+    created by :func:`user_create` with ``password=None`` (unusable: password
+    sign-in is off until the link is used), then
+    :func:`people.invitations.send_invitation` mails the link of Django's reset
+    confirm view, valid ``PASSWORD_RESET_TIMEOUT`` seconds and once.
+    Args: as :func:`user_create`, plus ``base_url`` (scheme and host of the link;
+    default: the request being served). Returns the user. Raises what
+    :func:`user_create` raises, ``ValueError`` without a ``base_url`` outside a
+    request, and ``smtplib``/``OSError`` errors when the mail is refused (the
+    transaction then rolls back: no user without an invitation).
+    """
+    user = user_create(
+        email=email,
+        password=None,
+        actor=actor,
+        reason=reason,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    invitations.send_invitation(user=user, inviter=actor, base_url=base_url)
+    return user
+
+
+@transaction.atomic
+def user_invite_resend(
+    *, user: User, actor: User | None, reason: str, base_url: str | None = None
+) -> User:
+    """Send ``user`` a new invitation; links sent before stop working.
+
+    The user's unusable password is replaced by a new unusable one, which
+    invalidates every earlier link (Django's token covers the password hash), and
+    the User history row records ``actor`` and ``reason``. Returns the user. Raises
+    ``ValidationError`` with code ``password_set`` when the user already has a
+    usable password (a password reset is the way then) or ``inactive`` for an
+    inactive user; mail errors as :func:`user_invite`.
+    """
+    if user.has_usable_password():
+        raise ValidationError(MSG_INVITE_PASSWORD_SET, code="password_set")
+    if not user.is_active:
+        raise ValidationError(MSG_INVITE_INACTIVE, code="inactive")
+    user_set_password(user=user, password=None, actor=actor, reason=reason)
+    invitations.send_invitation(user=user, inviter=actor, base_url=base_url)
+    return user
+
+
+@transaction.atomic
+def lockout_clear(
+    *,
+    actor: User | None,
+    reason: str,
+    email: str | None = None,
+    ip_address: str | None = None,
+) -> int:
+    """Unlock sign-in: forget the failed sign-ins of ``email`` and/or from ``ip_address``.
+
+    django-axes counts failures per account and per IP (``AXES_LOCKOUT_PARAMETERS``);
+    this deletes the counted attempts (``axes.utils.reset``) of the account, of the
+    IP, or of either when both are given, so they may sign in again at once instead
+    of after ``AXES_COOLOFF_MINUTES``. Writes one access-log row (action ``unlock``)
+    naming ``actor``, with ``reason``, the email, the IP
+    and the number of attempts cleared in its detail; its object is the user the
+    email names, if any. Returns the number of attempt rows deleted. Raises
+    ``ValueError`` when neither ``email`` nor ``ip_address`` is given.
+    """
+    from axes.utils import reset  # axes' models load with the app registry
+
+    email = (email or "").strip().lower() or None
+    if email is None and not ip_address:
+        raise ValueError("lockout_clear() needs an email or an IP address.")
+    if email and ip_address:
+        cleared = reset(ip=ip_address, username=email, ip_or_username=True)
+    else:
+        cleared = reset(ip=ip_address or None, username=email)
+    user = User.objects.filter(email__iexact=email).first() if email else None
+    described = " and ".join(filter(None, [email, ip_address]))
+    target = {"obj": user} if user else {"object_repr": f"Sign-in lockout of {described}"}
+    log_access(
+        action=AccessLog.Action.UNLOCK,
+        request=request_of(actor),
+        actor=actor,
+        detail={
+            "email": email or "",
+            "ip_address": ip_address or "",
+            "attempts_cleared": cleared,
+            "reason": reason,
+        },
+        **target,
+    )
+    return cleared
 
 
 @transaction.atomic
@@ -288,3 +416,188 @@ def profile_update(*, profile: Profile, actor: User | None, reason: str, **field
         storage = Profile._meta.get_field("photo").storage
         transaction.on_commit(lambda: storage.delete(stored))
     return profile
+
+
+# -- two-factor sign-in (people.two_factor) ---------------------------------------------
+# Devices are django-otp's models (no history table): each write here leaves an
+# access-log row (admin_ext.audit) naming the actor, the user concerned and the reason.
+
+MSG_OTP_BAD_CODE = "That code is not right. Check the time on your phone and try again."
+MSG_OTP_THROTTLED = "Too many wrong codes. Wait {seconds} seconds, then try again."
+MSG_OTP_ENROLLED = "Two-factor sign-in is already set up for this account."
+MSG_OTP_NOT_ENROLLED = "Two-factor sign-in is not set up for this account."
+MSG_OTP_REQUIRED = "Your role requires two-factor sign-in; it cannot be turned off."
+MSG_OTP_OWN_ONLY = "You may change your own two-factor sign-in only."
+MSG_OTP_RESET_DENIED = "You may not reset this user's two-factor sign-in."
+MSG_OTP_REASON = "Give a reason."
+
+
+def _otp_log(action: str, *, user: User, actor: User | None, reason: str, **detail):
+    log_access(
+        action=action,
+        request=request_of(actor),
+        actor=actor,
+        # By model and id: request.user is a lazy proxy (django-otp's middleware).
+        model=User,
+        object_id=user.pk,
+        object_repr=str(user),
+        detail={"reason": reason, **detail},
+    )
+
+
+def _otp_own(user: User, actor: User | None) -> None:
+    if actor is not None and actor.pk != user.pk:
+        raise PermissionDenied(MSG_OTP_OWN_ONLY)
+
+
+def _otp_new_recovery_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(settings.OTP_RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def _otp_delete_devices(user: User) -> int:
+    deleted = TOTPDevice.objects.filter(user=user).delete()[1].get(TOTPDevice._meta.label, 0)
+    deleted += StaticDevice.objects.filter(user=user).delete()[1].get(StaticDevice._meta.label, 0)
+    return deleted
+
+
+def otp_normalize_code(code: str) -> str:
+    """A typed code as it is checked: spaces and dashes dropped, lower case."""
+    return "".join(ch for ch in (code or "") if ch not in " -\t").lower()
+
+
+@transaction.atomic
+def otp_enroll_confirm(
+    *, user: User, key: str, code: str, actor: User | None, reason: str
+) -> tuple:
+    """Enrol ``user``'s authenticator app: the secret ``key`` (hex, as shown on the
+    enrolment page) becomes a confirmed ``TOTPDevice`` once ``code`` (the app's
+    current 6-digit code, RFC 6238, one step of clock drift either way) matches, and
+    ``OTP_RECOVERY_CODE_COUNT`` new recovery codes replace any old ones.
+
+    Only the user enrols themselves (``actor`` is the user, or None for the system).
+    Returns ``(device, codes)``: the codes in clear, to show once (NIST SP 800-63B
+    5.1.2, look-up secrets). The accepted step is recorded, so the same code cannot
+    sign in again. Writes an ``otp_enroll`` access-log row. Raises
+    ``PermissionDenied`` (someone else's account) and ``ValidationError``
+    (``otp_enrolled``: already enrolled; ``otp_bad_code``: the code does not match).
+    """
+    _otp_own(user, actor)
+    if authenticator(user) is not None:
+        raise ValidationError(MSG_OTP_ENROLLED, code="otp_enrolled")
+    device = TOTPDevice(user=user, key=key, name="Authenticator app", confirmed=True)
+    device.full_clean(exclude=["user"])
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    code = otp_normalize_code(code)
+    if not (code.isdigit() and totp.verify(int(code), tolerance=device.tolerance)):
+        raise ValidationError(MSG_OTP_BAD_CODE, code="otp_bad_code")
+    device.last_t = totp.t()
+    TOTPDevice.objects.filter(user=user).delete()  # unconfirmed leftovers
+    device.save()
+    codes = _otp_new_recovery_codes(user)
+    _otp_log("otp_enroll", user=user, actor=actor, reason=reason, recovery_codes=len(codes))
+    return device, codes
+
+
+def otp_verify(*, user: User, code: str):
+    """Check the second factor of ``user``'s sign-in: a 6-digit authenticator code, or
+    one of their recovery codes (used up by this call).
+
+    Not one transaction on purpose: a wrong code's throttling (django-otp,
+    ``OTP_TOTP_THROTTLE_FACTOR``: after n failures the next try waits
+    factor * 2**(n-1) seconds; NIST SP 800-63B 5.2.2) must be committed even though
+    the caller shows an error. Returns the django-otp device that accepted the code
+    (pass it to ``django_otp.login``). Writes an access-log row: ``otp_failed`` on a
+    wrong or throttled code, ``otp_recovery_used`` (with the codes left) when a
+    recovery code signs in. Raises ``ValidationError`` (``otp_throttled``,
+    ``otp_bad_code``).
+    """
+    code = otp_normalize_code(code)
+    recovery = not code.isdigit()
+    device = recovery_device(user) if recovery else authenticator(user)
+    kind = "recovery code" if recovery else "authenticator"
+    if device is not None:
+        allowed, info = device.verify_is_allowed()
+        if not allowed:
+            wait = max(1, int((info["locked_until"] - timezone.now()).total_seconds()) + 1)
+            _otp_log(
+                "otp_failed", user=user, actor=user, reason="Throttled", kind=kind, throttled=True
+            )
+            raise ValidationError(
+                MSG_OTP_THROTTLED.format(seconds=wait), code="otp_throttled", params={"wait": wait}
+            )
+    verified = device and django_otp.verify_token(user, device.persistent_id, code)
+    if not verified:
+        failures = type(device).objects.get(pk=device.pk).throttling_failure_count if device else 0
+        _otp_log(
+            "otp_failed", user=user, actor=user, reason="Wrong code", kind=kind, failures=failures
+        )
+        raise ValidationError(MSG_OTP_BAD_CODE, code="otp_bad_code")
+    if recovery:
+        left = verified.token_set.count()
+        _otp_log("otp_recovery_used", user=user, actor=user, reason="Signed in", left=left)
+    return verified
+
+
+@transaction.atomic
+def otp_recovery_codes_regenerate(*, user: User, actor: User | None, reason: str) -> list[str]:
+    """Replace ``user``'s recovery codes with ``OTP_RECOVERY_CODE_COUNT`` new ones (the old
+    ones stop working). Own account only. Returns the new codes in clear, to show
+    once. Writes an ``otp_codes_renewed`` access-log row. Raises ``PermissionDenied``
+    (someone else's) and ``ValidationError`` (``otp_not_enrolled``).
+    """
+    _otp_own(user, actor)
+    if authenticator(user) is None:
+        raise ValidationError(MSG_OTP_NOT_ENROLLED, code="otp_not_enrolled")
+    codes = _otp_new_recovery_codes(user)
+    _otp_log("otp_codes_renewed", user=user, actor=actor, reason=reason, recovery_codes=len(codes))
+    return codes
+
+
+@transaction.atomic
+def otp_disable(*, user: User, actor: User | None, reason: str) -> int:
+    """Turn two-factor sign-in off for ``user`` (own account, optional roles only): their
+    authenticator and recovery codes are deleted. Returns the devices deleted.
+    Writes an ``otp_disable`` access-log row. Raises ``PermissionDenied`` (someone
+    else's) and ``ValidationError`` (``otp_required``: a superuser or a role of
+    ``OTP_REQUIRED_ROLES``; ``otp_not_enrolled``).
+    """
+    _otp_own(user, actor)
+    if is_required(user):
+        raise ValidationError(MSG_OTP_REQUIRED, code="otp_required")
+    if authenticator(user) is None:
+        raise ValidationError(MSG_OTP_NOT_ENROLLED, code="otp_not_enrolled")
+    deleted = _otp_delete_devices(user)
+    _otp_log("otp_disable", user=user, actor=actor, reason=reason, devices=deleted)
+    return deleted
+
+
+def otp_may_reset(*, user: User, actor: User) -> bool:
+    """Whether ``actor`` may reset ``user``'s two-factor sign-in: ``people.change_user``,
+    and a superuser's only by a superuser (as for changing a superuser at all)."""
+    if not actor.has_perm("people.change_user"):
+        return False
+    return actor.is_superuser or not user.is_superuser
+
+
+@transaction.atomic
+def otp_reset(*, user: User, actor: User | None, reason: str) -> int:
+    """Reset ``user``'s two-factor sign-in (a lost phone): delete their authenticator and
+    recovery codes, so that their next sign-in enrols anew when their role requires
+    it, and every session verified with the old authenticator must verify again.
+
+    ``actor``: an administrator (:func:`otp_may_reset`) or None for an operator's
+    command (``manage.py reset_2fa``). ``reason`` is required. Returns the devices
+    deleted (0: nothing was set up). Writes an ``otp_reset`` access-log row. Raises
+    ``PermissionDenied`` and ``ValidationError`` (``otp_reason``).
+    """
+    if actor is not None and not otp_may_reset(user=user, actor=actor):
+        raise PermissionDenied(MSG_OTP_RESET_DENIED)
+    if not (reason or "").strip():
+        raise ValidationError(MSG_OTP_REASON, code="otp_reason")
+    deleted = _otp_delete_devices(user)
+    _otp_log("otp_reset", user=user, actor=actor, reason=reason.strip(), devices=deleted)
+    return deleted

@@ -42,6 +42,15 @@ class AccessLog(models.Model):
         LOGOUT = "logout", "Signed out"
         GRANT = "grant", "Granted access"
         REVOKE = "revoke", "Revoked access"
+        # Two-factor sign-in (people.two_factor): the object is the user concerned.
+        OTP_ENROLL = "otp_enroll", "Enrolled two-factor"
+        OTP_FAILED = "otp_failed", "Two-factor code refused"
+        OTP_RECOVERY_USED = "otp_recovery_used", "Used a recovery code"
+        OTP_CODES_RENEWED = "otp_codes_renewed", "New recovery codes"
+        OTP_DISABLE = "otp_disable", "Turned two-factor off"
+        OTP_RESET = "otp_reset", "Reset two-factor"
+        # Sign-in lockout (django-axes) cleared: people.services.lockout_clear.
+        UNLOCK = "unlock", "Unlocked sign-in"
 
     created_at = models.DateTimeField("time", default=timezone.now)
     actor = models.ForeignKey(

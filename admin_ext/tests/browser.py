@@ -17,7 +17,8 @@ Registered for the whole suite by the root ``conftest.py`` (``pytest_plugins``),
 
 ``expect`` is Playwright's assertion (retried for up to ``TIMEOUT_MS``). Helpers:
 
-- ``login(page, email, password)``: sign in through the real login form;
+- ``login(page, email, password)``: sign in through the real login form, then the
+  two-factor page when it asks (``second_factor``: enrolling where the role requires it);
 - ``screenshot(page, name)``: write ``build/screenshots/<name>.png`` (the flows' end
   states, used by docs/user-guide.md);
 - ``field(page, name)``: a form control by its input name, its tab opened first;
@@ -161,6 +162,36 @@ def login(page, email: str, password: str) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile(r"log in|sign in", re.I)).click()
     assert "/login/" not in page.url, page.locator("form").first.inner_text()
+    second_factor(page, email)
+
+
+def second_factor(page, email: str) -> None:
+    """The second step of signing in, when the page asks for it: on the verify page, the
+    code of the user's authenticator; on the enrolment page (a role that requires
+    two-factor sign-in, not enrolled yet), the code of the key the page shows, then
+    past the recovery codes. Codes come from django-otp's own TOTP (RFC 6238)."""
+    from base64 import b32decode
+
+    from django_otp.oath import TOTP
+
+    from people.models import User
+    from people.two_factor import authenticator
+    from people.two_factor.testing import current_code
+
+    if "/admin/2fa/verify/" in page.url:
+        code = current_code(authenticator(User.objects.get(email=email)))
+    elif "/admin/2fa/setup/" in page.url:
+        key = b32decode(page.locator("#two-factor-key").inner_text().replace(" ", ""))
+        code = f"{TOTP(key).token():06d}"
+    else:
+        return
+    page.locator("input[name=code]").fill(code)
+    with page.expect_navigation():
+        page.locator("#two_factor_form button[type=submit]").click()
+    if page.locator("#recovery-codes").count():
+        with page.expect_navigation():
+            page.locator("#recovery-codes-done").click()
+    assert "/admin/2fa/" not in page.url, page.locator("body").inner_text()[:500]
 
 
 def screenshot(page, name: str) -> Path:

@@ -67,6 +67,20 @@ class LocalAssetsTests(ClinicTestCase):
                 self.assertEqual(third_party_assets(html), [])
                 self.assertNotIn("fonts.googleapis.com", html)
 
+    def test_its_policy_lets_the_browser_fetch_from_no_other_host(self):
+        # What the HTML scan above might miss (a URL built by a script, a CSS import),
+        # the browser refuses: every fetch directive names only this site or data:.
+        self.login(self.admin)
+        for url in (reverse("admin:login"), *self.pages_of(self.admin)):
+            with self.subTest(url=url):
+                header = self.client.get(url)["Content-Security-Policy"]
+                sources = {s for part in header.split(";") for s in part.split()[1:]}
+                self.assertIn("'self'", sources)
+                allowed = {"'self'", "'none'", "'unsafe-inline'", "data:"}
+                self.assertEqual(
+                    {s for s in sources if not s.startswith("'nonce-")} - allowed, set()
+                )
+
     def test_it_finds_a_third_party_asset_when_there_is_one(self):
         # The check itself: a CDN font link is caught, a local one is not.
         html = (

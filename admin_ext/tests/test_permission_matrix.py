@@ -26,6 +26,7 @@ import re
 import uuid
 from urllib.parse import urlencode
 
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
@@ -34,6 +35,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from admin_ext.audit.chain import seal
 from admin_ext.audit.models import AccessLog
@@ -62,7 +65,9 @@ from clinic.models import PatientShare
 from clinic.tests.factories import PatientFactory
 from people import roles
 from people.models import LoginEvent, Profile, User
+from people.services import user_create
 from people.tests.factories import UserFactory
+from people.two_factor import authenticator
 
 #: How a missing object may answer: Django's "doesn't exist" redirect to the index,
 #: 403 (Django asks for the permission before looking the object up), 404, or 405
@@ -89,6 +94,17 @@ class PermissionMatrixTests(MatrixCase):
             patient=cls.alice_patient, actor=cls.admin, reason="Covering", user=cls.carol
         )
         cls.login_event = LoginEvent.objects.create(kind="failure", email="someone@example.com")
+        # A sign-in lockout (django-axes) to see and unlock, and an invited user who has
+        # not set a password yet (the "Send the invitation again" action).
+        cls.attempt = AccessAttempt.objects.create(
+            username="someone@example.com",
+            ip_address="203.0.113.5",
+            user_agent="Matrix",
+            failures_since_start=5,
+        )
+        cls.invited = user_create(
+            email="invited@example.com", password=None, actor=None, reason="test"
+        )
         cls.team = Group.objects.create(name="Night shift")  # a group that is not a role
         cls.steward_job = cls._import_job(cls.steward)
         cls.admin_job = cls._import_job(cls.admin)
@@ -157,9 +173,10 @@ class PermissionMatrixTests(MatrixCase):
         model = opts.concrete_model
         known = {
             "clinic.patient": [self.alice_patient, self.other_patient, self.archived_patient],
-            "people.user": [self.front_desk, self.operator],
+            "people.user": [self.front_desk, self.operator, self.invited],
             "auth.group": [Group.objects.get(name=roles.FRONT_DESK), self.team],
             "people.loginevent": [self.login_event],
+            "axes.accessattempt": [self.attempt],
             "imports.importjob": [self.steward_job, self.admin_job],
             "audit.accesslog": self.access_rows,
             "audit.auditseal": [self.seal],
@@ -592,6 +609,28 @@ class PermissionMatrixTests(MatrixCase):
             if may(persona, "change", opts, obj):
                 return data, {"redirect"}, [Write(table, obj.pk, "update", required="password")]
             return data, {"denied"}, []
+
+        self.object_kind(
+            endpoint,
+            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
+            reachable=lambda obj: may(persona, "view", opts, obj),
+            get_ok=lambda obj: {"ok"} if may(persona, "change", opts, obj) else {"denied"},
+            post=post,
+        )
+
+    def page_reset_two_factor(self, endpoint):
+        """ "Reset two-factor" of a user (people.two_factor.admin): whoever may change the
+        user; deletes their devices (django-otp's tables) and nothing else."""
+        opts, persona = endpoint.model_admin.opts, self.persona
+
+        def post(obj, own):
+            if may(persona, "change", opts, obj):
+                deletes = [
+                    Write(m._meta.db_table, None, "delete", required=False)
+                    for m in (TOTPDevice, StaticDevice, StaticToken)
+                ]
+                return {"reason": "Matrix reset"}, {"redirect"}, deletes
+            return {"reason": "Matrix reset"}, {"denied"}, []
 
         self.object_kind(
             endpoint,
@@ -1055,7 +1094,11 @@ class PermissionMatrixTests(MatrixCase):
     def page_login(self, endpoint):
         # Signed in, the login page sends you on to the index; a failed sign-in is
         # recorded in the login events (DESIGN.md "Apps", people).
-        writes = [Write(LoginEvent._meta.db_table, None, "insert", required=False)]
+        # django-axes counts the failure towards a lockout (axes.AccessAttempt).
+        writes = [
+            Write(LoginEvent._meta.db_table, None, "insert", required=False),
+            Write(AccessAttempt._meta.db_table, None, "insert", required=False),
+        ]
         get = {"ok"} if self.persona.user is None else {"index"}
         data = {"username": "nobody@example.com", "password": "wrong", "next": "/admin/"}
         self.simple_page(endpoint.reverse(), get, {"ok"}, writes, data=data)
@@ -1107,6 +1150,31 @@ class PermissionMatrixTests(MatrixCase):
         missing = endpoint.reverse(self.MISSING)
         self.simple_page(missing, self.login_or({"404"}), self.login_or({"405"}), data={})
 
+    # Two-factor sign-in (people.two_factor.views): every signed-in persona here has
+    # given the second factor where it has or needs an authenticator (sign_in), so the
+    # verify page sends them on, enrolled ones have nothing to set up, and a wrong code
+    # changes only the device's throttling.
+    def page_two_factor_verify(self, endpoint):
+        expect = self.login_or({"index"})
+        self.simple_page(endpoint.reverse(), expect, expect, data={"code": "000000"})
+
+    def enrolled(self) -> bool:
+        return self.persona.user is not None and authenticator(self.persona.user) is not None
+
+    def page_two_factor_setup(self, endpoint):
+        expect = self.login_or({"redirect"} if self.enrolled() else {"ok"})
+        self.simple_page(endpoint.reverse(), expect, expect, data={"code": "000000"})
+
+    def page_two_factor(self, endpoint):
+        throttled = [Write(TOTPDevice._meta.db_table, None, "update", required=self.enrolled())]
+        self.simple_page(
+            endpoint.reverse(),
+            self.login_or({"ok"}),
+            self.login_or({"ok"}),
+            throttled if self.enrolled() else (),
+            data={"action": "regenerate", "code": "000000"},
+        )
+
     def page_signed_in_done(self, endpoint):
         self.simple_page(endpoint.reverse(), self.login_or({"ok"}), self.login_or({"405"}))
 
@@ -1117,6 +1185,11 @@ class PermissionMatrixTests(MatrixCase):
         """Password reset pages: open to anyone, written to by nobody."""
         post = {"redirect"} if endpoint.name == "admin_password_reset" else {"405"}
         self.simple_page(endpoint.reverse(), {"ok"}, post)
+
+    def page_health(self, endpoint):
+        """Load-balancer probes (backoffice.health): open to anyone, signed in or not,
+        read-only (a POST answers 405), writing nothing."""
+        self.simple_page(endpoint.reverse(), {"ok"}, {"405"}, data={})
 
     def page_reset_confirm(self, endpoint):
         # A link with a token that does not match shows "invalid link" and writes nothing.
@@ -1262,6 +1335,7 @@ KINDS = {
     "permissions_manage_user": "page_object_permissions",
     "permissions_manage_group": "page_object_permissions",
     "verify": "page_audit_verify",
+    "reset_two_factor": "page_reset_two_factor",
     # Site URLs, by name (or route if unnamed).
     "": "page_root",
     "admin:index": "page_index",
@@ -1285,4 +1359,10 @@ KINDS = {
     "password_reset_done": "page_public",
     "password_reset_complete": "page_public",
     "password_reset_confirm": "page_reset_confirm",
+    "two_factor_verify": "page_two_factor_verify",
+    "two_factor_setup": "page_two_factor_setup",
+    "two_factor": "page_two_factor",
+    # backoffice.health: the load balancer's probes.
+    "health_live": "page_health",
+    "health_ready": "page_health",
 }

@@ -96,7 +96,8 @@ class SideMenuTests(ClinicTestCase):
                 **FRONT_DESK_MENU,
                 "Imports": ["Import jobs"],
                 "Audit": AUDIT_ALL,
-                "Administration": ["Users", "Groups", "Login events"],
+                # Access attempts: django-axes' sign-in lockouts (people.lockout_admin).
+                "Administration": ["Users", "Groups", "Login events", "Access attempts"],
             },
         )
         self.assert_every_entry_opens(self.auditor, menu)
@@ -108,7 +109,9 @@ class SideMenuTests(ClinicTestCase):
         )
         self.assertEqual(names(menu)["Imports"], ["Import jobs", *IMPORT_LINKS])
         self.assertEqual(names(menu)["Audit"], AUDIT_ALL)
-        self.assertEqual(names(menu)["Administration"], ["Users", "Groups", "Login events"])
+        self.assertEqual(
+            names(menu)["Administration"], ["Users", "Groups", "Login events", "Access attempts"]
+        )
         self.assert_every_entry_opens(self.admin, menu)
 
     def test_it_draws_each_entry_with_its_icon(self):

@@ -16,6 +16,7 @@ from django.test import RequestFactory, TestCase, override_settings
 from django.urls import reverse
 
 from people.services import user_create
+from people.two_factor.testing import sign_in
 
 STOCK_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
 OUR_STORAGE = "backoffice.storage.ManifestStaticFilesStorage"
@@ -74,7 +75,7 @@ class StockManifestStorageTests(CollectedStaticTestCase):
     storage_backend = STOCK_STORAGE
 
     def test_it_fails_every_admin_page_on_jazzmins_directory_url(self):
-        self.client.force_login(self.operator)
+        sign_in(self.client, self.operator)
         with self.assertRaisesMessage(
             ValueError, "Missing staticfiles manifest entry for 'vendor/bootswatch'"
         ):
@@ -89,7 +90,7 @@ class ProductionStaticTests(CollectedStaticTestCase):
         self.assertEqual(response.status_code, 200)
 
     def test_it_links_hashed_stylesheets(self):
-        self.client.force_login(self.operator)
+        sign_in(self.client, self.operator)
         response = self.client.get(reverse("admin:index"))
         self.assertEqual(response.status_code, 200)
         # adminlte.min.css is linked under its content-hashed name (cacheable forever).
@@ -99,7 +100,7 @@ class ProductionStaticTests(CollectedStaticTestCase):
         )
 
     def test_it_serves_the_theme_that_jazzmins_theme_chooser_builds(self):
-        self.client.force_login(self.operator)
+        sign_in(self.client, self.operator)
         page = self.client.get(reverse("admin:index")).content.decode()
         base = re.search(r'data-theme-base="([^"]+)"', page).group(1)
         self.assertEqual(base, "/static/vendor/bootswatch")
@@ -133,7 +134,7 @@ class ProductionAdminPagesTests(CollectedStaticTestCase):
                 yield f"{prefix}_add", reverse(f"{prefix}_add")
 
     def test_it_answers_200_on_every_changelist_and_add_page(self):
-        self.client.force_login(self.operator)
+        sign_in(self.client, self.operator)
         urls = [("admin:index", reverse("admin:index")), *self._admin_urls()]
         self.assertGreater(len(urls), 5)
         for name, url in urls:

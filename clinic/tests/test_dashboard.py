@@ -28,6 +28,7 @@ from clinic.dashboard import months_back
 from clinic.tests.factories import DoctorFactory, PatientFactory
 from people import roles
 from people.services import user_create
+from people.two_factor.testing import sign_in
 
 EVERYONE = {"active": 2, "unassigned": 1, "deceased": 1, "archived": 1, "doctors": 3}
 
@@ -264,7 +265,7 @@ class EmptyDashboardTests(TestCase):
     def test_every_role_lands_on_a_dashboard_without_an_error(self):
         for user in self.users:
             with self.subTest(user=user.email):
-                self.client.force_login(user)
+                sign_in(self.client, user)
                 response = self.client.get(index_url())
                 self.assertEqual(response.status_code, 200)
                 html = response.content.decode()
@@ -273,7 +274,7 @@ class EmptyDashboardTests(TestCase):
                 self.assertIn('id="recent-actions-module"', html)
 
     def test_the_charts_say_there_is_nothing_yet(self):
-        self.client.force_login(self.users[-1])
+        sign_in(self.client, self.users[-1])
         html = self.client.get(index_url()).content.decode()
         self.assertEqual(chart(html, "per_doctor"), [])
         self.assertIn("No patient has a primary doctor yet.", html)

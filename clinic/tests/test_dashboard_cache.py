@@ -21,6 +21,7 @@ from clinic.dashboard import ClinicDashboard
 from clinic.models import Doctor, Patient
 from clinic.tests.factories import DoctorFactory, OrganizationFactory, PatientFactory
 from people.services import roles_sync
+from people.two_factor.testing import sign_in
 
 CACHES = {
     "default": {
@@ -51,7 +52,7 @@ class DashboardCacheTests(TransactionTestCase):
         ClinicTestCase.setUpTestData.__func__(self)
 
     def numbers(self, user) -> dict[str, int]:
-        self.client.force_login(user)
+        sign_in(self.client, user)
         response = self.client.get(index_url())
         self.assertEqual(response.status_code, 200)
         return stats(response.content.decode())
@@ -65,7 +66,7 @@ class DashboardCacheTests(TransactionTestCase):
         )
 
     def test_a_second_view_reads_the_numbers_from_the_cache(self):
-        self.client.force_login(self.admin)
+        sign_in(self.client, self.admin)
         with CaptureQueriesContext(connection) as first:
             self.client.get(index_url())
         with CaptureQueriesContext(connection) as second:
@@ -92,7 +93,7 @@ class DashboardCacheTests(TransactionTestCase):
         self.assertEqual(self.numbers(self.alice)["active"], 2)
 
         services.patient_archive(patient=walk_in, actor=self.front_desk, reason="test")
-        self.client.force_login(self.front_desk)
+        sign_in(self.client, self.front_desk)
         html = self.client.get(index_url()).content.decode()
         self.assertEqual(stats(html)["archived"], 1)
         self.assertEqual(queues(html)["archived"][0], 1)

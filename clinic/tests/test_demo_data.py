@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 
@@ -18,6 +19,7 @@ from clinic.demo import write_demo_synthea
 from clinic.models import Doctor, Patient
 from people import roles
 from people.models import User
+from people.two_factor.testing import verify_session
 
 # The header lines of Synthea's newest CSV exporter, as in
 # ../shared/data/synthea/yael-icu-2025/SOURCE.md.
@@ -155,8 +157,13 @@ class SeedDemoTests(TestCase):
     def test_each_printed_login_signs_in_with_its_role(self):
         for login in self.logins(self.first_output):
             with self.subTest(role=login["role"]):
-                self.assertTrue(self.client.login(email=login["email"], password=login["password"]))
+                self.assertTrue(
+                    self.client.login(
+                        request=HttpRequest(), email=login["email"], password=login["password"]
+                    )
+                )
                 user = User.objects.get(email=login["email"])
+                verify_session(self.client, user)  # the second factor, where the role needs it
                 if login["role"] == "Superuser":
                     self.assertTrue(user.is_superuser)
                 else:
@@ -197,7 +204,9 @@ class SeedDemoTests(TestCase):
         user.save()
         self.seed()
         self.assertTrue(
-            self.client.login(email="frontdesk@demo.example", password="frontdesk-dev-only")
+            self.client.login(
+                request=HttpRequest(), email="frontdesk@demo.example", password="frontdesk-dev-only"
+            )
         )
 
     def test_the_demo_doctor_sees_exactly_their_patients(self):
@@ -208,7 +217,9 @@ class SeedDemoTests(TestCase):
         self.assertGreater(len(own), 0)
         self.assertEqual(set(Patient.objects.visible_to(user).values_list("pk", flat=True)), own)
 
-        self.client.login(email=doctor_login["email"], password=doctor_login["password"])
+        self.client.login(
+            request=HttpRequest(), email=doctor_login["email"], password=doctor_login["password"]
+        )
         response = self.client.get(reverse("admin:clinic_patient_changelist"))
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.context["cl"].result_count, len(own))

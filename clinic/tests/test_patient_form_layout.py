@@ -162,9 +162,13 @@ class RelatedModalTests(ClinicTestCase):
         self.assertContains(response, 'id="add_id_primary_doctor"')
         # Only a popup page may be framed (by our own pages); every other page, none.
         self.assertEqual(response["X-Frame-Options"], "DENY")
+        # Browsers obey CSP frame-ancestors over X-Frame-Options: both must say the same.
+        self.assertIn("frame-ancestors 'none'", response["Content-Security-Policy"])
         popup = self.client.get(f"{reverse('admin:clinic_doctor_add')}?_to_field=id&_popup=1")
         self.assertEqual(popup.status_code, 200)
         self.assertEqual(popup["X-Frame-Options"], "SAMEORIGIN")
+        self.assertIn("frame-ancestors 'self'", popup["Content-Security-Policy"])
+        self.assertNotIn("frame-ancestors 'none'", popup["Content-Security-Policy"])
         # The popup page in the modal's narrow frame: AdminLTE's phone overlay is hidden.
         with open(finders.find("admin_ext/backoffice.css"), encoding="utf-8") as css:
             self.assertRegex(css.read(), r"body\.popup \.sidebar-overlay \{\s*display: none")

@@ -218,6 +218,8 @@ class SharingTests(ClinicTestCase):
         change = reverse("admin:clinic_patient_change", args=[self.alice_patient.pk])
         self.assertEqual(self.client.get(change).status_code, 200)
         with clock(share.expires_at + timedelta(minutes=1)):
+            # An hour idle ends the session (SESSION_IDLE_TIMEOUT): Bob signs in again.
+            self.login(self.bob)
             self.assertRedirects(self.client.get(change), reverse("admin:index"))
 
     def test_it_stops_an_expired_team_share_for_its_members(self):

@@ -1,5 +1,7 @@
 """Re-apply the roles now that audit 0001 added the access log and seal permissions."""
 
+from functools import partial
+
 from django.db import migrations
 
 from people.migrations._roles import apply_roles
@@ -11,4 +13,7 @@ class Migration(migrations.Migration):
         ("audit", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(apply_roles, migrations.RunPython.noop)]
+    # Not strict: the newest roles migration is (0007 names django-axes' permissions).
+    operations = [
+        migrations.RunPython(partial(apply_roles, strict=False), migrations.RunPython.noop)
+    ]

@@ -3,6 +3,7 @@
 import re
 
 from django.core import mail
+from django.http import HttpRequest
 from django.urls import reverse
 
 from admin_ext.testing import ClinicTestCase
@@ -33,7 +34,11 @@ class PasswordResetTests(ClinicTestCase):
         )
         self.assertRedirects(response, reverse("password_reset_complete"))
 
-        self.assertTrue(self.client.login(email="desk@example.com", password=NEW_PASSWORD))
+        self.assertTrue(
+            self.client.login(
+                request=HttpRequest(), email="desk@example.com", password=NEW_PASSWORD
+            )
+        )
 
     def test_it_sends_nothing_for_an_unknown_email(self):
         response = self.client.post(
@@ -47,3 +52,13 @@ class PasswordResetTests(ClinicTestCase):
         link = re.search(r"(/reset/[^/\s]+/)([^/\s]+)/", mail.outbox[0].body)
         response = self.client.get(f"{link.group(1)}bad-token/", follow=True)
         self.assertFalse(response.context["validlink"])
+
+    def test_it_answers_an_existing_and_an_unknown_email_alike(self):
+        answers = []
+        for email in ("desk@example.com", "nobody@example.com"):
+            response = self.client.post(reverse("admin_password_reset"), {"email": email})
+            page = self.client.get(response["Location"])
+            text = re.sub(r'nonce="[^"]*"|value="[^"]*"', "", page.content.decode())
+            answers.append((response.status_code, response["Location"], page.status_code, text))
+        self.assertEqual(answers[0], answers[1])
+        self.assertEqual(len(mail.outbox), 1)  # only the existing account gets mail

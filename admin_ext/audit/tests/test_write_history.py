@@ -20,6 +20,7 @@ catches an offender, and that role (group) changes record the actor on every row
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from axes.models import AccessAttempt
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin import actions as django_actions
@@ -33,6 +34,7 @@ from simple_history.models import HistoricalChanges
 from simple_history.utils import bulk_update_with_history
 
 from admin_ext.audit.guards import UntrackedUpdateError, allow_untracked_update, is_tracked
+from admin_ext.audit.models import AccessLog
 from admin_ext.testing import ClinicTestCase
 from admin_ext.tests.matrix import body, main_form, page_errors, submitted
 from clinic import services
@@ -47,7 +49,7 @@ from clinic.models import (
 from clinic.tests.factories import PatientFactory
 from people import roles
 from people.models import Profile, User
-from people.services import user_set_role
+from people.services import user_create, user_set_role
 
 #: The personas of ``admin_ext.testing.ClinicTestCase`` (attribute names).
 PERSONAS = ("operator", "admin", "front_desk", "steward", "auditor", "alice", "bob")
@@ -101,12 +103,9 @@ FORMS: dict[str, Forms] = {
     "clinic.patient": Forms(add=_patient, change=lambda tag: {"city": f"City of {tag}"}),
     "clinic.unassignedpatient": Forms(change=lambda tag: {"city": f"Queue city {tag}"}),
     "clinic.archivedpatient": Forms(change=lambda tag: {"city": f"Archive city {tag}"}),
+    # The add form invites: no password (people.services.user_invite).
     "people.user": Forms(
-        add=lambda tag: {
-            "email": f"new-{tag}@example.com",
-            "password1": NEW_PASSWORD,
-            "password2": NEW_PASSWORD,
-        },
+        add=lambda tag: {"email": f"new-{tag}@example.com"},
         change=lambda tag: {"last_name": f"Renamed by {tag}"},
     ),
     "auth.group": Forms(
@@ -119,6 +118,8 @@ FORMS: dict[str, Forms] = {
     "imports.importjob": READ_ONLY,
     "audit.accesslog": READ_ONLY,
     "audit.auditseal": READ_ONLY,
+    # django-axes' failed sign-ins: counted by axes, only unlocked (deleted) here.
+    "axes.accessattempt": READ_ONLY,
 }
 
 
@@ -133,7 +134,8 @@ class Action:
     for a read-only action, which must write no history at all. ``creates``: the
     action adds rows of ``writes`` (a share) instead of changing the target.
     ``export``: the action answers with import-export's export form, whose file is
-    then downloaded.
+    then downloaded. ``logged``: the access-log action (``AccessLog.Action``) of the
+    row that records an action on a model without history (an unlock).
     """
 
     target: Callable | None = None
@@ -141,6 +143,7 @@ class Action:
     writes: type | None = None
     creates: bool = False
     export: bool = False
+    logged: str | None = None
 
 
 def _new_patient(case, user):
@@ -194,6 +197,24 @@ ACTIONS: dict[tuple[str, str], Action] = {
     ("clinic.archivedpatient", "export_admin_action"): EXPORT,
     ("clinic.organization", "export_admin_action"): EXPORT,
     ("clinic.doctor", "export_admin_action"): EXPORT,
+    # Sign-in lockouts: "Unlock selected" (people.lockout_admin) clears attempts through
+    # people.services.lockout_clear, recorded in the access log; the re-sent
+    # invitation replaces the user's unusable password (a User history row).
+    ("axes.accessattempt", "delete_selected"): Action(
+        target=lambda case, user: AccessAttempt.objects.create(
+            username=f"locked-{user.pk}@example.com",
+            ip_address="203.0.113.77",
+            user_agent=f"Agent {user.pk}",
+            failures_since_start=5,
+        ),
+        logged=AccessLog.Action.UNLOCK,
+    ),
+    ("people.user", "resend_invitation"): Action(
+        target=lambda case, user: user_create(
+            email=f"invitee-{user.pk}@example.com", password=None, actor=None, reason="test"
+        ),
+        writes=User,
+    ),
     # GroupAdmin's own "Delete selected groups" (refusing role groups), not Django's.
     ("auth.group", "delete_selected"): Action(
         target=lambda case, user: Group.objects.create(name=f"Short-lived team {user.pk}"),
@@ -341,7 +362,11 @@ class WriteHistoryTests(ClinicTestCase):
         self.assertTrue(row.history_change_reason, "a history row without a reason")
 
     def marks(self) -> dict:
-        return {**history_marks(), "log": LogEntry.objects.aggregate(m=Max("pk"))["m"] or 0}
+        return {
+            **history_marks(),
+            "log": LogEntry.objects.aggregate(m=Max("pk"))["m"] or 0,
+            "access": AccessLog.objects.aggregate(m=Max("pk"))["m"] or 0,
+        }
 
     def test_every_add_and_change_form_records_its_actor(self):
         for label, model_admin in self.registered().items():
@@ -432,7 +457,12 @@ class WriteHistoryTests(ClinicTestCase):
                     self.login(user)
                     marks = self.marks()
                     target = self.run_action(model_admin, name, action, user)
-                    if action.writes is None:
+                    if action.logged is not None:
+                        logged = AccessLog.objects.filter(
+                            pk__gt=marks["access"], actor=user, action=action.logged
+                        )
+                        self.assertTrue(logged.exists(), f"no {action.logged} access-log row")
+                    elif action.writes is None:
                         after = history_marks()
                         written = [m._meta.label for m in after if after[m] != marks[m]]
                         self.assertEqual(written, [], "a read-only action wrote history")
