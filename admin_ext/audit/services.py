@@ -10,11 +10,13 @@ autocommit, one ``INSERT``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from simple_history.models import HistoricalRecords
 
@@ -55,13 +57,30 @@ def request_of(actor):
 
 
 def client_ip(request) -> str | None:
-    """The client's IP address from ``REMOTE_ADDR``, or None without a request.
+    """The client's IP address (text), or None without a request or a valid address.
 
-    ``X-Forwarded-For`` is not trusted here: behind a proxy, set it up to rewrite
-    ``REMOTE_ADDR`` (gunicorn ``--forwarded-allow-ips``).
+    Without proxies (``TRUSTED_PROXY_COUNT`` = 0, the default) it is ``REMOTE_ADDR``
+    and ``X-Forwarded-For`` is ignored, since any client can send that header. Behind
+    N trusted reverse proxies that each append the address they received from to
+    ``X-Forwarded-For`` (nginx ``$proxy_add_x_forwarded_for``, most load balancers),
+    it is the N-th address from the right of that header: the one the outermost
+    trusted proxy saw; anything further left was written by the client and is
+    ignored (MDN, "X-Forwarded-For: Selecting an IP address"). A header with fewer
+    than N addresses, or a value that is not an IP address, falls back to
+    ``REMOTE_ADDR``. The access log and the sign-in lockout (``people.lockouts``)
+    both use this, so they agree on who tried.
     """
     if request is None:
         return None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        chain = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        chain = [hop for hop in chain if hop]
+        if len(chain) >= proxies:
+            try:
+                return str(ipaddress.ip_address(chain[-proxies]))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR") or None
 
 
