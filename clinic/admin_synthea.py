@@ -855,7 +855,8 @@ class SyntheaFolderImportMixin:
         except (ImportFileError, PermissionDenied) as exc:
             return None, f"The folder cannot be imported: {exc}"
         except Exception:
-            logger.exception("Synthea folder import of %s failed", folder.label)
+            # Not the upload's file names: one may be named after a patient.
+            logger.exception("Synthea folder import failed")
             return None, MSG_UNEXPECTED
         return result, None
 

@@ -858,7 +858,9 @@ def _cell_text(value) -> str:
 
 
 def _damaged_xlsx(name: str, exc: Exception) -> ImportFileError:
-    logger.warning("Cannot read %s as XLSX", name, exc_info=exc)
+    # Not the file's name: an upload may be named after a patient. The log line's
+    # request id leads to the import job, which holds the name behind a permission.
+    logger.warning("Cannot read an uploaded file as XLSX", exc_info=exc)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return ImportFileError(
         f"{_who(name)} could not be read as an Excel workbook ({detail}). Open it in Excel, "
