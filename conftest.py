@@ -1,5 +1,8 @@
 """Project-wide pytest configuration."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 # The browser tests' fixtures (browser, page, personas) for every app's test_browser_*.py,
@@ -14,6 +17,16 @@ def pytest_configure(config):
     # class; the hasher is not what these tests are about (cookiecutter-django
     # does the same in its test settings).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    # SQLite: a test database in a file, not Django's default shared-cache in-memory
+    # one. The live server of the browser tests answers requests on several threads,
+    # and every request saves its session (the idle timeout); in shared-cache memory
+    # two writers fail at once with "database table is locked" (a 400 on a page's
+    # script), while a file database makes the second wait (the busy timeout).
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        folder = Path(tempfile.mkdtemp(prefix="backoffice-test-db-"))
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
 
 
 @pytest.fixture(autouse=True, scope="session")
