@@ -11,8 +11,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from admin_ext.audit.models import AccessLog
 from admin_ext.testing import ClinicTestCase
 from people.services import MSG_OTP_BAD_CODE
-from people.tests.two_factor_steps import code_for_key, enrol, recovery_codes, verify
+from people.tests.two_factor_steps import enrol, recovery_codes, verify
 from people.two_factor import authenticator
+from people.two_factor.testing import code_for_key
 
 
 def wrong(code: str) -> str:

@@ -1,18 +1,10 @@
 """Steps the two-factor tests share: enrolling and verifying through the real pages
 with the Django test client, codes computed by django-otp's own TOTP (RFC 6238)."""
 
-from binascii import unhexlify
-
 from django.urls import reverse
-from django_otp.oath import TOTP
 
 from people.two_factor import PENDING_KEY_SESSION_KEY, authenticator
-from people.two_factor.testing import current_code
-
-
-def code_for_key(key_hex: str) -> str:
-    """The 6-digit code an authenticator app holding ``key_hex`` shows now."""
-    return f"{TOTP(unhexlify(key_hex)).token():06d}"
+from people.two_factor.testing import code_for_key, current_code
 
 
 def enrol(client, *, code=None):
