@@ -69,3 +69,46 @@ class PrimaryProvidersTests(SimpleTestCase):
             ],
         )
         self.assertEqual(found.rows, 2)
+
+    def test_an_exact_tie_goes_to_the_greatest_provider_id_in_any_row_order(self):
+        rows = [
+            encounter("2020-01-01T10:00:00Z", "p1", "b"),
+            encounter("2020-01-01T10:00:00Z", "p1", "c"),
+            encounter("2019-01-01T10:00:00Z", "p1", "a"),
+        ]
+
+        self.assertEqual(self.choose(rows).by_patient, {"p1": "c"})
+        self.assertEqual(self.choose(rows[::-1]).by_patient, {"p1": "c"})
+
+    def test_encounters_before_1970_count_and_compare_as_times(self):
+        found = self.choose(
+            [
+                encounter("1941-03-02T10:00:00Z", "p1", "old"),
+                encounter("1939-12-31T23:59:59Z", "p1", "older"),
+                encounter("1969-12-31T23:59:59Z", "p2", "a"),
+                encounter("1970-01-01T00:00:00Z", "p2", "b"),
+            ]
+        )
+
+        self.assertEqual(found.by_patient, {"p1": "old", "p2": "b"})
+
+    def test_a_start_with_a_utc_offset_is_compared_in_utc(self):
+        found = self.choose(
+            [
+                encounter("2023-01-01T12:00:00Z", "p1", "noon-utc"),
+                # 13:00 in UTC+02:00 is 11:00 UTC: earlier, though its text sorts later.
+                encounter("2023-01-01T13:00:00+02:00", "p1", "eleven-utc"),
+            ]
+        )
+
+        self.assertEqual(found.by_patient["p1"], "noon-utc")
+
+    def test_a_patient_seen_by_many_providers_counts_each_apart(self):
+        rows = [
+            encounter(f"2020-01-{day:02d}T10:00:00Z", "p1", f"d{day % 5}") for day in range(1, 29)
+        ]
+        rows += [encounter("2010-01-01T10:00:00Z", "p1", "d3")]
+
+        # Days 1-28 give d1, d2 and d3 six encounters each (d0, d4 five); the 2010 one
+        # makes d3's seven, though d2 was seen latest.
+        self.assertEqual(self.choose(rows).by_patient, {"p1": "d3"})
