@@ -498,6 +498,9 @@ AUDIT_SEALED_MODELS = ["audit.AccessLog", "people.LoginEvent"]
 # How long (seconds) a seal waits for writers on PostgreSQL before it gives up and
 # leaves the rows to the next seal, instead of queueing every writer behind an import.
 AUDIT_SEAL_LOCK_TIMEOUT = env.float("AUDIT_SEAL_LOCK_TIMEOUT", default=5.0)
+# Rows one seal covers at most (40 bytes each in the seal); more make several seals in a
+# row, so sealing a large import keeps memory flat.
+AUDIT_SEAL_MAX_ROWS = env.int("AUDIT_SEAL_MAX_ROWS", default=100_000)
 
 # TWO-FACTOR SIGN-IN (django-otp; people.two_factor, docs/security.md)
 # ------------------------------------------------------------------------------

@@ -114,14 +114,17 @@ def columns(model) -> list[str]:
     return sorted(f.attname for f in model._meta.concrete_fields)
 
 
-def _rows(model, fields: list[str], after: int, upto: int | None):
-    """``(pk, row hash)`` of ``model``'s rows with ``after < pk <= upto``, by pk."""
+def _rows(model, fields: list[str], after: int, upto: int | None, limit: int | None = None):
+    """``(pk, row hash)`` of ``model``'s rows with ``after < pk <= upto``, by pk; the
+    first ``limit`` of them when given."""
     pk = model._meta.pk.attname
     qs = model._base_manager.filter(**{f"{pk}__gt": after})
     if upto is not None:
         qs = qs.filter(**{f"{pk}__lte": upto})
-    names = [pk, *fields]
-    for values in qs.order_by(pk).values_list(*names).iterator(chunk_size=CHUNK):
+    qs = qs.order_by(pk).values_list(pk, *fields)
+    if limit is not None:
+        qs = qs[:limit]
+    for values in qs.iterator(chunk_size=CHUNK):
         yield values[0], row_hash(values[1:])
 
 
@@ -154,45 +157,65 @@ def _lock(models_: list[type]) -> None:
             ) from exc
 
 
-def seal(*, trigger: str = "") -> AuditSeal | None:
-    """Seal every audit row written since the last seal; return the new seal, or None
-    when there was nothing new.
+def seal(*, trigger: str = "", max_rows: int | None = None) -> list[AuditSeal]:
+    """Seal every audit row written since the last seal; return the new seals, oldest
+    first (empty when there was nothing new).
 
-    Args: ``trigger`` what asked for it (``"seal_audit command"``, ``"Import #12"``).
-    Raises :class:`SealBusy` on PostgreSQL when the locks are not granted in
+    One seal covers at most ``max_rows`` rows (``AUDIT_SEAL_MAX_ROWS``, default
+    100,000): a 1,000,000-patient import's history is sealed as ten seals in a row,
+    each chained to the one before, so memory stays a few megabytes whatever was
+    written (one seal of it all took 210 MB). The last seal's digest vouches for
+    every seal before it.
+
+    Args: ``trigger`` what asked for it (``"seal_audit command"``, ``"Import #12"``);
+    ``max_rows`` overrides the setting. Raises :class:`SealBusy` on PostgreSQL when the locks are not granted in
     ``AUDIT_SEAL_LOCK_TIMEOUT`` seconds. Runs in one transaction of its own.
     """
+    if max_rows is None:
+        max_rows = settings.AUDIT_SEAL_MAX_ROWS
     models_ = sealed_models()
+    made: list[AuditSeal] = []
     with transaction.atomic():
         _lock(models_)
         last = AuditSeal.objects.order_by("-id").first()
-        marks = {name: s["upto"] for name, s in (last.sources if last else {}).items()}
-        sources, packed_sources, count = {}, [], 0
-        for model in models_:
-            name = label(model)
-            fields = columns(model)
-            after = marks.get(name, 0)
-            packed = b"".join(_ROW.pack(pk, h) for pk, h in _rows(model, fields, after, None))
-            n = len(packed) // _ROW.size
-            upto = _ROW.unpack_from(packed, len(packed) - _ROW.size)[0] if n else after
-            sources[name] = {"fields": fields, "after": after, "upto": upto, "count": n}
-            packed_sources.append((name, packed))
-            count += n
-        if not count:
-            return None
-        previous = last.digest if last else GENESIS
-        return AuditSeal.objects.create(
-            trigger=trigger[:200],
-            previous=previous,
-            digest=_chain_digest(previous, packed_sources),
-            sources=sources,
-            row_count=count,
-            rows=b"".join(packed for _, packed in packed_sources),
-        )
+        while (last := _seal_next(last, models_, trigger, max_rows)) is not None:
+            made.append(last)
+    return made
 
 
-def seal_quietly(*, trigger: str) -> AuditSeal | None:
-    """:func:`seal`, or None when the locks are busy (the scheduled seal catches up).
+def _seal_next(last: AuditSeal | None, models_: list[type], trigger: str, max_rows: int):
+    """The seal of up to ``max_rows`` rows after ``last``, by source then pk; None when
+    no row is left."""
+    marks = {name: s["upto"] for name, s in (last.sources if last else {}).items()}
+    sources, packed_sources, count = {}, [], 0
+    for model in models_:
+        name = label(model)
+        fields = columns(model)
+        after = marks.get(name, 0)
+        packed = bytearray()
+        if count < max_rows:
+            for pk, digest in _rows(model, fields, after, None, limit=max_rows - count):
+                packed += _ROW.pack(pk, digest)
+        n = len(packed) // _ROW.size
+        upto = _ROW.unpack_from(packed, len(packed) - _ROW.size)[0] if n else after
+        sources[name] = {"fields": fields, "after": after, "upto": upto, "count": n}
+        packed_sources.append((name, packed))
+        count += n
+    if not count:
+        return None
+    previous = last.digest if last else GENESIS
+    return AuditSeal.objects.create(
+        trigger=trigger[:200],
+        previous=previous,
+        digest=_chain_digest(previous, packed_sources),
+        sources=sources,
+        row_count=count,
+        rows=b"".join(packed for _, packed in packed_sources),
+    )
+
+
+def seal_quietly(*, trigger: str) -> list[AuditSeal]:
+    """:func:`seal`, or no seal when the locks are busy (the scheduled seal catches up).
 
     For callers that seal as a courtesy after their own work (an import) and must
     not fail because of it.
@@ -200,7 +223,7 @@ def seal_quietly(*, trigger: str) -> AuditSeal | None:
     try:
         return seal(trigger=trigger)
     except SealBusy:
-        return None
+        return []
 
 
 @dataclass

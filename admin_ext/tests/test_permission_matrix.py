@@ -114,7 +114,7 @@ class PermissionMatrixTests(MatrixCase):
             log_access(action=AccessLog.Action.VIEW, actor=cls.admin, obj=patient)
             for patient in (cls.alice_patient, cls.other_patient)
         ]
-        cls.seal = seal(trigger="matrix")
+        (cls.seal,) = seal(trigger="matrix")
 
     @staticmethod
     def _import_job(actor):

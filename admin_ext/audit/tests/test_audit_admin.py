@@ -23,7 +23,7 @@ class AuditAdminTestCase(ClinicTestCase):
         cls.other_view = log_access(
             action=AccessLog.Action.VIEW, actor=cls.admin, obj=cls.other_patient
         )
-        cls.seal = chain.seal(trigger="test")
+        (cls.seal,) = chain.seal(trigger="test")
 
     def everyone(self):
         return [

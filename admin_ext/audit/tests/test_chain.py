@@ -34,7 +34,7 @@ class SealAndVerifyTests(ClinicTestCase):
         self.view = log_access(
             action=AccessLog.Action.VIEW, actor=self.auditor, obj=self.alice_patient
         )
-        self.seal = chain.seal(trigger="test")
+        (self.seal,) = chain.seal(trigger="test")
 
     def assert_altered(self, expected: str):
         with pytest.raises(CommandError) as caught:
@@ -57,13 +57,46 @@ class SealAndVerifyTests(ClinicTestCase):
         assert "0 rows are not sealed yet" in output
 
     def test_nothing_new_writes_no_seal_and_new_rows_chain_to_the_last(self):
-        assert chain.seal(trigger="again") is None
+        assert chain.seal(trigger="again") == []
         services.patient_archive(patient=self.other_patient, actor=self.admin, reason="moved away")
         assert "1 rows are not sealed yet" in verify_command()
-        second = chain.seal(trigger="again")
+        (second,) = chain.seal(trigger="again")
         assert second.previous == self.seal.digest
         assert second.sources["clinic.HistoricalPatient"]["count"] == 1
         assert "2 seals" in verify_command()
+
+    def test_many_rows_are_sealed_as_a_chain_of_bounded_seals(self):
+        views = [
+            log_access(action=AccessLog.Action.VIEW, actor=self.admin, obj=self.other_patient)
+            for _ in range(5)
+        ]
+        services.patient_archive(patient=self.other_patient, actor=self.admin, reason="moved")
+
+        made = chain.seal(trigger="bounded", max_rows=2)
+
+        # 6 new rows (5 views, 1 history row), 2 per seal, each chained to the one before.
+        assert [s.row_count for s in made] == [2, 2, 2]
+        assert [s.previous for s in made] == [self.seal.digest, made[0].digest, made[1].digest]
+        assert made[0].sources["audit.AccessLog"]["upto"] == views[1].pk
+        assert made[2].sources["clinic.HistoricalPatient"]["count"] == 1
+        assert "Audit trail intact: 4 seals" in verify_command()
+        # A row in the middle seal is still named when it is changed.
+        AccessLog.objects.filter(pk=views[2].pk).update(object_repr="forged")
+        self.assert_altered(f"audit.AccessLog #{views[2].pk} was changed after seal #{made[1].pk}")
+
+    def test_seal_audit_writes_every_seal_to_the_digest_file(self):
+        for _ in range(3):
+            log_access(action=AccessLog.Action.VIEW, actor=self.admin, obj=self.other_patient)
+        digest_file = self.tmp_path / "digests.txt"
+        out = io.StringIO()
+        with override_settings(AUDIT_SEAL_MAX_ROWS=2):
+            call_command("seal_audit", "--digest-file", str(digest_file), stdout=out)
+        made = list(AuditSeal.objects.order_by("id"))[1:]
+        assert [s.row_count for s in made] == [2, 1]
+        lines = digest_file.read_text().splitlines()
+        assert [line.split()[:2] for line in lines] == [[str(s.pk), s.digest] for s in made]
+        assert out.getvalue().count("Sealed ") == 2
+        assert "intact" in verify_command("--digests", str(digest_file))
 
     def test_an_edited_history_row_is_named(self):
         row = self.history_row(self.alice_patient)
@@ -115,7 +148,7 @@ class SealAndVerifyTests(ClinicTestCase):
         # inside the database is consistent again.
         AccessLog.objects.filter(pk=self.view.pk).update(actor_label="forged@example.com")
         AuditSeal.objects.all().delete()
-        forged = chain.seal(trigger="forged")
+        (forged,) = chain.seal(trigger="forged")
         assert "intact" in verify_command()
         with pytest.raises(CommandError) as caught:
             verify_command("--digests", str(digest_file))
@@ -179,7 +212,7 @@ class ConcurrentSealTests(TransactionTestCase):
         finally:
             release.set()
             thread.join()
-        sealed = chain.seal(trigger="after")
+        (sealed,) = chain.seal(trigger="after")
         # Both rows, the one committed first with the larger id included.
         assert sealed.sources["audit.AccessLog"]["count"] == 2
         assert sealed.sources["audit.AccessLog"]["upto"] == late.pk

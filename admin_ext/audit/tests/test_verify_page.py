@@ -19,7 +19,7 @@ class VerifyPageTests(ClinicTestCase):
         self.view = log_access(
             action=AccessLog.Action.VIEW, actor=self.front_desk, obj=self.alice_patient
         )
-        self.seal = chain.seal(trigger="test")
+        (self.seal,) = chain.seal(trigger="test")
 
     def verify(self, user, **query):
         self.login(user)
