@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -291,6 +292,7 @@ class ChunkedInstanceLoader(ModelInstanceLoader):
         self.id_field = resource.fields[id_name]
         self.instances = {}
         self.digests = {}
+        self.row_digests: dict[int, str] = {}  # import-export's row number -> row_digest
         headers = dataset.headers or []
         if self.id_field.column_name not in headers:
             return
@@ -299,13 +301,17 @@ class ChunkedInstanceLoader(ModelInstanceLoader):
         attribute = self.id_field.attribute
         if resource._uses_digest:
             self.digests = self._stored_digests(attribute, keys)
-            keys = {
-                _text(data[index])
-                for data in dataset
-                if _text(data[index]) in self.digests
-                and self.digests[_text(data[index])]
-                != resource.row_digest(dict(zip(headers, data, strict=False)))
-            }
+            keys = set()
+            for number, data in enumerate(dataset, 1):
+                key = _text(data[index])
+                if key not in self.digests:
+                    continue
+                # Kept for import_row, which would otherwise compute it again.
+                digest = self.row_digests[number] = resource.row_digest(
+                    dict(zip(headers, data, strict=False))
+                )
+                if digest != self.digests[key]:
+                    keys.add(key)
         self.instances = rows_by_key(self.get_queryset(), attribute, keys)
 
     def _stored_digests(self, attribute: str, keys) -> dict[str, str]:
@@ -411,6 +417,8 @@ class ServiceModelResource(resources.ModelResource):
         self._write_failed = False
         self._sample_left = ImportResult.SAMPLE_ROWS
         self._import_fields = None
+        self._key_column = None
+        self._digest_getter = None
 
     # -- hooks for subclasses ------------------------------------------------------
 
@@ -481,6 +489,7 @@ class ServiceModelResource(resources.ModelResource):
         self._file_name = kwargs.get("file_name")
         self._actor = kwargs.get("user", self.user)
         self.__dict__.pop("_digest_columns", None)  # this file's header spelling
+        self._key_column = self._digest_getter = None
         result = super().import_data(
             dataset,
             dry_run=dry_run,
@@ -512,6 +521,11 @@ class ServiceModelResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self._resolve_headers(dataset)
+        (id_name, *_) = self.get_import_id_fields()
+        self._key_column = self.fields[id_name].column_name
+        columns = self._digest_columns
+        if len(columns) > 1 and set(columns) <= set(dataset.headers or ()):
+            self._digest_getter = operator.itemgetter(*columns)
         if self._header_problems:
             raise ValueError("; ".join(str(p) for p in self._header_problems))
         self._find_duplicates(dataset)
@@ -585,7 +599,7 @@ class ServiceModelResource(resources.ModelResource):
             row_result.import_type = RowResult.IMPORT_TYPE_INVALID
             row_result.validation_error = ValidationError("The file's header is incomplete.")
             return row_result
-        if not any(_text(value) for value in row.values()):
+        if not _text(row.get(self._key_column)) and not any(_text(v) for v in row.values()):
             # An empty line between rows (a spreadsheet's blank row): not a record,
             # not counted, as the streaming reader of import_synthea skips it too.
             row_result = self.get_row_result_class()()
@@ -595,7 +609,7 @@ class ServiceModelResource(resources.ModelResource):
         self._instance = None
         self._row_digest = ""
         if self._uses_digest:
-            self._row_digest = self.row_digest(row)
+            self._row_digest = instance_loader.row_digests.get(number) or self.row_digest(row)
             if (
                 instance_loader.stored_digest(row) == self._row_digest
                 and number not in self._row_problems
@@ -639,7 +653,9 @@ class ServiceModelResource(resources.ModelResource):
         and, in field order, each field's cell. Stored as ``import_digest`` on the
         records an import writes, so re-importing the same row is known unchanged
         without cleaning and comparing it field by field."""
-        cells = "\x1f".join(str(row.get(column, "")) for column in self._digest_columns)
+        getter = self._digest_getter  # every column in the header: one C call
+        values = getter(row) if getter else [row.get(c, "") for c in self._digest_columns]
+        cells = "\x1f".join(map(str, values))
         return hashlib.blake2b(
             cells.encode(), digest_size=16, person=self._digest_person
         ).hexdigest()

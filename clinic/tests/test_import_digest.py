@@ -54,6 +54,22 @@ class ImportDigestTests(ClinicTestCase):
         self.assertEqual(counts["changed"], 1)
         self.assertEqual(str(Patient.objects.get(external_id="p-1").birth_date), "1980-01-02")
 
+    def test_each_row_is_compared_with_its_own_record_in_a_mixed_file(self):
+        self.import_rows(patient("p-1", "Al"), patient("p-2", "Bo"), patient("p-3", "Cy"))
+
+        counts = self.import_rows(
+            patient("p-new", "Di"),
+            patient("p-1", "Al"),
+            patient("p-2", "Bo", birth="1981-05-06"),
+            patient("p-3", "Cy"),
+        )
+
+        self.assertEqual((counts["new"], counts["changed"], counts["unchanged"]), (1, 1, 2), counts)
+        self.assertEqual(str(Patient.objects.get(external_id="p-2").birth_date), "1981-05-06")
+        # The stored digest is the new row's: importing it once more changes nothing.
+        counts = self.import_rows(patient("p-2", "Bo", birth="1981-05-06"))
+        self.assertEqual((counts["unchanged"], counts["changed"]), (1, 0))
+
     def test_a_primary_doctor_given_by_encounters_clears_the_digest(self):
         self.import_rows(patient("p-1", "Cy"))
         stored = Patient.objects.get(external_id="p-1")
