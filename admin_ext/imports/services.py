@@ -24,6 +24,10 @@ from admin_ext.audit.models import AccessLog
 from admin_ext.audit.services import log_access, request_of
 from admin_ext.imports.models import ImportJob
 
+#: The job message of an import stopped by a fault of the server, not of its files (the
+#: error's type only: its text may quote a patient's data); the traceback is logged.
+MSG_STOPPED = "The import stopped on an unexpected error ({error}); nothing was imported."
+
 #: The outcomes of an import that wrote rows: the audit chain is sealed after them.
 #: A refused, conflicting or failed import wrote nothing but its job and access-log
 #: row, which the scheduled ``seal_audit`` covers; sealing after those would make a

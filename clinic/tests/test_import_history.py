@@ -1,5 +1,7 @@
 """Imported writes leave history rows with the importing user and the file name."""
 
+from unittest import mock
+
 from admin_ext.imports.models import ImportJob
 from admin_ext.testing import ClinicTestCase
 from clinic.models import Patient
@@ -44,3 +46,23 @@ class ImportHistoryTests(ClinicTestCase):
         )
 
         self.assertEqual(self.alice_patient.history.count(), before)
+
+
+class ImportJobFailureTests(ClinicTestCase):
+    def test_an_unexpected_error_at_confirm_marks_the_job_failed_and_writes_nothing(self):
+        self.login(self.steward)
+        rows = [["h-1", "Hana", "Hart", "1990-01-02", "F"]]
+        previewed = preview(self.client, "patient", upload("people.csv", HEADER, rows))
+        self.client.raise_request_exception = False
+
+        with mock.patch(
+            "admin_ext.imports.resources.ServiceModelResource.import_data",
+            side_effect=RuntimeError("database gone"),
+        ):
+            response = confirm(self.client, "patient", previewed)
+
+        self.assertEqual(response.status_code, 500)
+        job = ImportJob.objects.get()
+        self.assertEqual(job.status, ImportJob.Status.FAILED)
+        self.assertIn("unexpected error", job.message)
+        self.assertFalse(Patient.objects.filter(external_id="h-1").exists())

@@ -241,6 +241,20 @@ class ImportSyntheaCommandTests(ClinicTestCase):
         self.assertEqual(job.status, ImportJob.Status.FAILED)
         self.assertIn("encounters.csv has no column", job.message)
 
+    def test_an_unexpected_error_marks_the_job_failed_not_running(self):
+        with mock.patch(
+            "clinic.management.commands.import_synthea.import_folder",
+            side_effect=RuntimeError("disk on fire, patient Cy Lee"),
+        ):
+            with self.assertRaises(RuntimeError):
+                self.run_command()
+
+        job = ImportJob.objects.get()
+        self.assertEqual(job.status, ImportJob.Status.FAILED)
+        self.assertIsNotNone(job.finished_at)
+        self.assertIn("unexpected error (RuntimeError)", job.message)
+        self.assertNotIn("Cy Lee", job.message)  # an error's text may quote patient data
+
     def test_it_creates_likely_duplicates_only_when_confirmed(self):
         registered = PatientFactory(
             first_name="Cy5", last_name="Lee1", birth_date="1980-01-01", ssn="999-11-2222"
