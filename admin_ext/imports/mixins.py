@@ -36,7 +36,7 @@ from admin_ext.imports.reading import (
     encoding_label,
     read_table,
 )
-from admin_ext.imports.services import MSG_STOPPED, file_entry, job_finish, job_start
+from admin_ext.imports.services import file_entry, job_finish, job_start, job_stopped
 from admin_ext.imports.storage import KEPT_FIELD, REFUSAL, KeptUpload, is_token
 from admin_ext.imports.views import CHECKING, READING, ImportProgress
 
@@ -350,11 +350,7 @@ class ImportJobAdminMixin:
         except Exception as exc:
             # A fault of the server, not of the file (row errors are results): the job
             # says so instead of staying "running", and the error goes on to be reported.
-            job_finish(
-                job=job,
-                status=ImportJob.Status.FAILED,
-                message=MSG_STOPPED.format(error=type(exc).__name__),
-            )
+            job_stopped(job=job, error=exc)
             raise
         counts = {**result.counts, "skipped": len(result.problems) if valid_only else 0}
         job_finish(

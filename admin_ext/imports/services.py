@@ -121,6 +121,18 @@ def job_finish(
     return job
 
 
+def job_stopped(*, job: ImportJob, error: BaseException) -> ImportJob:
+    """Record that ``job`` was stopped by ``error``, a fault of the server rather than
+    of its files (a database gone, a bug): status failed, :data:`MSG_STOPPED` naming
+    the error's type only. The caller raises ``error`` on, so its traceback is logged.
+    Returns the job (:func:`job_finish`)."""
+    return job_finish(
+        job=job,
+        status=ImportJob.Status.FAILED,
+        message=MSG_STOPPED.format(error=type(error).__name__),
+    )
+
+
 def log_import(job: ImportJob) -> AccessLog:
     """Write ``job``'s ``import`` access-log row; returns it.
 

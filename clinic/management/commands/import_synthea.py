@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from admin_ext.imports.models import ImportJob
 from admin_ext.imports.reading import ImportFileError, iter_csv_file
-from admin_ext.imports.services import MSG_STOPPED, file_entry, job_finish, job_start
+from admin_ext.imports.services import file_entry, job_finish, job_start, job_stopped
 from clinic.synthea import FOLDER_FILES, import_folder
 
 #: How many problems the error message lists before "... and N more".
@@ -113,11 +113,7 @@ class Command(BaseCommand):
             job_finish(job=job, status=ImportJob.Status.FAILED, message=str(exc))
             raise CommandError(f"Nothing was imported: {exc}") from None
         except Exception as exc:  # a fault of the server: the job says so, then the traceback
-            job_finish(
-                job=job,
-                status=ImportJob.Status.FAILED,
-                message=MSG_STOPPED.format(error=type(exc).__name__),
-            )
+            job_stopped(job=job, error=exc)
             raise
 
         files = result.with_rows(files)
