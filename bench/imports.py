@@ -25,6 +25,10 @@ tables first unless it says otherwise; ``rows`` is what the case imported):
 - ``raw_bulk_create``: ``Patient.objects.bulk_create`` of ``patients.csv`` read with
   ``csv`` (dates parsed, nothing validated, no history), batches of 1,000, one
   transaction, into an empty table.
+- ``raw_bulk_create_with_history``: the same rows through simple-history's
+  ``bulk_create_with_history`` (a history row each, with a reason): the floor of
+  the write the issue prescribes, which ``import_new`` adds parsing, validation,
+  MRNs, the other files, primary doctors and the job record to.
 - ``admin_preview``: ``clinic.resources.SyntheaPatientResource(user=None)``
   ``import_data(dataset, dry_run=True)`` on ``patients.csv``, the admin's preview,
   after the sites and doctors are loaded by a raw ``bulk_create``.
@@ -58,7 +62,8 @@ stays flat; a raw ``COPY`` would not be seen), ``peak_rss_mb`` and ``setup_rss_m
 setup before it; ``setup_rss_mb`` is the peak before the timed work began). A case
 that fails prints its line with ``error`` instead of the figures, and the run goes
 on. After the cases of a size, one ``ratios`` line: ``import_new`` rows/s over
-``stock_import``'s and over ``raw_bulk_create``'s, and whether each DESIGN.md
+``stock_import``'s, ``raw_bulk_create``'s and ``raw_bulk_create_with_history``'s,
+and whether each DESIGN.md
 target holds at this size (the targets are stated for 100,000 patients on PostgreSQL).
 """
 
@@ -94,6 +99,7 @@ from bench.common import (
 CASES = (
     "stock_import",
     "raw_bulk_create",
+    "raw_bulk_create_with_history",
     "admin_preview",
     "import_new",
     "reimport_unchanged",
@@ -261,6 +267,9 @@ def ratios(db: str, size: int, results: dict[str, dict]) -> dict:
         "rows": size,
         "import_new_vs_stock_import": ratio(new, speed("stock_import")),
         "import_new_vs_raw_bulk_create": ratio(new, speed("raw_bulk_create")),
+        "import_new_vs_raw_bulk_create_with_history": ratio(
+            new, speed("raw_bulk_create_with_history")
+        ),
         "targets": targets,
     }
 
@@ -550,55 +559,81 @@ def stock_import(folder: Path, manifest: dict) -> dict:
     return counter.record(rows, of_rows=total, history_rows_added=history_rows())
 
 
-def raw_bulk_create(folder: Path, manifest: dict) -> dict:
-    """Every patient by raw ``bulk_create``: the floor of what an insert costs."""
-    from django.db import transaction
-
+def raw_patients(folder: Path):
+    """``patients.csv`` as unsaved ``Patient`` objects, streamed: dates parsed, nothing
+    validated, MRNs ``R000000000`` upwards (the raw cases' rows)."""
     from clinic.models import Patient
 
     def day(text):
         return datetime.date.fromisoformat(text) if text else None
 
+    for number, row in enumerate(read_rows(folder / "patients.csv")):
+        death = day(row["DEATHDATE"])
+        yield Patient(
+            external_id=row["Id"],
+            mrn=f"R{number:09d}",
+            birth_date=day(row["BIRTHDATE"]),
+            death_date=death,
+            status=Patient.Status.DECEASED if death else Patient.Status.ACTIVE,
+            ssn=row["SSN"],
+            prefix=row["PREFIX"],
+            first_name=row["FIRST"],
+            middle_name=row["MIDDLE"],
+            last_name=row["LAST"],
+            suffix=row["SUFFIX"],
+            maiden_name=row["MAIDEN"],
+            marital_status=row["MARITAL"],
+            race=row["RACE"],
+            ethnicity=row["ETHNICITY"],
+            gender=row["GENDER"],
+            address=row["ADDRESS"],
+            city=row["CITY"],
+            state=row["STATE"],
+            county=row["COUNTY"],
+            zip=row["ZIP"],
+        )
+
+
+def raw_insert(folder: Path, write) -> dict:
+    """Every patient of the folder written by ``write(batch)`` in batches of
+    :data:`BATCH`, one transaction, into empty tables; the case's record."""
+    from django.db import transaction
+
+    from clinic.models import Patient
+
     empty_tables()
     rows = 0
+    patients = raw_patients(folder)
     with measured() as counter, transaction.atomic():
-        batch = []
-        for row in read_rows(folder / "patients.csv"):
-            death = day(row["DEATHDATE"])
-            batch.append(
-                Patient(
-                    external_id=row["Id"],
-                    mrn=f"R{rows:09d}",
-                    birth_date=day(row["BIRTHDATE"]),
-                    death_date=death,
-                    status=Patient.Status.DECEASED if death else Patient.Status.ACTIVE,
-                    ssn=row["SSN"],
-                    prefix=row["PREFIX"],
-                    first_name=row["FIRST"],
-                    middle_name=row["MIDDLE"],
-                    last_name=row["LAST"],
-                    suffix=row["SUFFIX"],
-                    maiden_name=row["MAIDEN"],
-                    marital_status=row["MARITAL"],
-                    race=row["RACE"],
-                    ethnicity=row["ETHNICITY"],
-                    gender=row["GENDER"],
-                    address=row["ADDRESS"],
-                    city=row["CITY"],
-                    state=row["STATE"],
-                    county=row["COUNTY"],
-                    zip=row["ZIP"],
-                )
-            )
-            rows += 1
-            if len(batch) == BATCH:
-                Patient.objects.bulk_create(batch)
-                batch = []
-        Patient.objects.bulk_create(batch)
+        while batch := list(itertools.islice(patients, BATCH)):
+            write(batch)
+            rows += len(batch)
     imported = Patient.objects.count()
     if imported != rows:
         raise BenchError(f"{imported} patients in the table after inserting {rows}")
     return counter.record(rows)
+
+
+def raw_bulk_create(folder: Path, manifest: dict) -> dict:
+    """Every patient by raw ``bulk_create``: the floor of what an insert costs."""
+    from clinic.models import Patient
+
+    return raw_insert(folder, Patient.objects.bulk_create)
+
+
+def raw_bulk_create_with_history(folder: Path, manifest: dict) -> dict:
+    """Every patient by simple-history's ``bulk_create_with_history`` (a history row
+    each, with a reason, nothing validated): the floor of the write the issue
+    prescribes, one insert into the patient table and one into its history table."""
+    from simple_history.utils import bulk_create_with_history
+
+    from clinic.models import Patient
+
+    def write(batch):
+        bulk_create_with_history(batch, Patient, batch_size=BATCH, default_change_reason="bench")
+
+    record = raw_insert(folder, write)
+    return {**record, "history_rows_added": history_rows()}
 
 
 def admin_preview(folder: Path, manifest: dict) -> dict:
@@ -765,6 +800,7 @@ CASE_FUNCTIONS = {
     "migrate": migrate_case,
     "stock_import": stock_import,
     "raw_bulk_create": raw_bulk_create,
+    "raw_bulk_create_with_history": raw_bulk_create_with_history,
     "admin_preview": admin_preview,
     "import_new": import_new,
     "reimport_unchanged": reimport_unchanged,
