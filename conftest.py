@@ -38,3 +38,13 @@ def untracked_update_guard():
     uninstall = install()
     yield
     uninstall()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache, as it starts with an empty database: counters
+    kept there (the password-reset throttle, the dashboard's numbers) never leak from one
+    test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()

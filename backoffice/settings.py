@@ -18,6 +18,7 @@ Accounts and transport (docs/security.md): ``SESSION_IDLE_TIMEOUT``,
 ``PASSWORD_RESET_TIMEOUT``, ``OTP_TOTP_ISSUER``, ``UPLOAD_MAX_REQUEST_BYTES``.
 """
 
+import re
 from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
@@ -208,6 +209,17 @@ AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=30)
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_MINUTES < 1:
     raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1.")
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+# "Forgotten your password?": reset emails per address and requests per client IP,
+# as django-ratelimit rates ("<count>/<s|m|h|d>", fixed windows counted in CACHES
+# above; per process with the local-memory default). Beyond either, nothing is sent
+# and the page answers as usual (people.services.password_reset_request).
+PASSWORD_RESET_RATE_PER_EMAIL = env.str("PASSWORD_RESET_RATE_PER_EMAIL", default="3/h")
+PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="20/h")
+for _rate in (PASSWORD_RESET_RATE_PER_EMAIL, PASSWORD_RESET_RATE_PER_IP):
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", _rate):
+        raise ImproperlyConfigured(
+            f"PASSWORD_RESET_RATE_PER_* must look like 3/h or 10/15m, not {_rate!r}."
+        )
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone, not combined
 # The admin login form's email field is named "username" (AuthenticationForm).
 AXES_USERNAME_FORM_FIELD = "username"

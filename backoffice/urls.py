@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 
 from admin_ext.imports.views import import_progress
 from backoffice import health
-from people.forms import PasswordResetSetForm
+from people.forms import PasswordResetRequestForm, PasswordResetSetForm
 from people.two_factor import views as two_factor
 from people.views import my_profile, password_change, profile_photo
 
@@ -20,7 +20,8 @@ urlpatterns = [
     # password?" appears when a URL named admin_password_reset exists).
     path(
         "admin/password_reset/",
-        auth_views.PasswordResetView.as_view(),
+        # Throttled per email and per IP, every request access-logged.
+        auth_views.PasswordResetView.as_view(form_class=PasswordResetRequestForm),
         name="admin_password_reset",
     ),
     path(

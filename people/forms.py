@@ -1,6 +1,8 @@
 """Admin forms for the email-login ``User`` (Django's forms with our model in ``Meta``),
 and Django's password forms with their saves routed through ``people.services``."""
 
+import functools
+
 from django import forms
 from django.contrib.admin import forms as admin_forms
 from django.contrib.auth import forms as auth_forms
@@ -103,6 +105,18 @@ class OwnPasswordChangeForm(_SelfServicePasswordSave, admin_forms.AdminPasswordC
 
     def reason(self) -> str:
         return services.reason_password_changed(self.user)
+
+
+class PasswordResetRequestForm(auth_forms.PasswordResetForm):
+    """ "Forgotten your password?": Django's form, its emails sent through
+    ``people.services.password_reset_request`` (throttled, access-logged)."""
+
+    def save(self, *, request, **options):
+        services.password_reset_request(
+            email=self.cleaned_data["email"],
+            request=request,
+            send=functools.partial(super().save, request=request, **options),
+        )
 
 
 class PasswordResetSetForm(_SelfServicePasswordSave, auth_forms.SetPasswordForm):

@@ -128,6 +128,65 @@ REASON_PASSWORD_RESET = "Password reset by email link"
 REASON_PASSWORD_REHASHED = "Password hash upgraded at sign-in"
 
 
+#: django-ratelimit's group names for the two reset-request counters.
+RESET_GROUP_EMAIL = "password_reset.email"
+RESET_GROUP_IP = "password_reset.ip"
+
+
+def password_reset_request(*, email: str, request, send) -> bool:
+    """A "Forgotten your password?" request for ``email``: emails the reset link unless
+    the request is throttled, and writes one access-log row either way.
+
+    Args: ``email`` as typed; ``request`` the anonymous request (its client IP as the
+    access log records it); ``send()`` sends the emails (Django's
+    ``PasswordResetForm.save``, which mails every active user of that address with a
+    usable password, and nobody for an unknown one). Throttled (nothing sent) once
+    ``email`` (case-insensitive) has been asked for more than
+    ``PASSWORD_RESET_RATE_PER_EMAIL`` or the IP more than
+    ``PASSWORD_RESET_RATE_PER_IP`` (django-ratelimit rates, e.g. ``"3/h"``; fixed
+    windows in Django's cache), against mail bombing a colleague's inbox and probing
+    addresses (OWASP ASVS 4.0 V2.5; NIST SP 800-63B 5.2.2). The page answers the
+    same either way, so the throttle tells nothing about the account. The access-log
+    row (action ``reset_requested``) keeps the email typed (``actor_label``; no actor:
+    anyone may type an address), the user it names if any as its object, and
+    ``throttled`` in its detail. Returns whether ``send`` ran.
+    """
+    from django_ratelimit.core import is_ratelimited
+
+    from people.lockouts import request_ip
+
+    email = email.strip()
+    counters = (
+        (
+            RESET_GROUP_EMAIL,
+            lambda _group, _request: email.lower(),
+            settings.PASSWORD_RESET_RATE_PER_EMAIL,
+        ),
+        (
+            RESET_GROUP_IP,
+            lambda _group, request: request_ip(request) or "",
+            settings.PASSWORD_RESET_RATE_PER_IP,
+        ),
+    )
+    # Both counters count every request (a list, not any(): no short cut).
+    limited = [
+        is_ratelimited(request, group=group, key=key, rate=rate, increment=True)
+        for group, key, rate in counters
+    ]
+    throttled = any(limited)
+    if not throttled:
+        send()
+    user = User.objects.filter(email__iexact=email).first() if email else None
+    log_access(
+        action=AccessLog.Action.RESET_REQUESTED,
+        request=request,
+        obj=user,
+        actor_label=email[:254],
+        detail={"throttled": throttled},
+    )
+    return not throttled
+
+
 def reason_password_changed(actor: User | None, *, usable: bool = True) -> str:
     """History reason of a password set on a password page: ``"Password changed by <actor>"``,
     or ``"Password-based sign-in disabled by <actor>"`` when the password was made unusable."""

@@ -51,6 +51,8 @@ class AccessLog(models.Model):
         OTP_RESET = "otp_reset", "Reset two-factor"
         # Sign-in lockout (django-axes) cleared: people.services.lockout_clear.
         UNLOCK = "unlock", "Unlocked sign-in"
+        # "Forgotten your password?" (people.services.password_reset_request).
+        RESET_REQUESTED = "reset_requested", "Password reset requested"
 
     created_at = models.DateTimeField("time", default=timezone.now)
     actor = models.ForeignKey(
