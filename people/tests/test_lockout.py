@@ -240,3 +240,18 @@ class UnlockCommandTests(ClinicTestCase):
     def test_it_needs_an_email_or_an_ip(self):
         with self.assertRaisesMessage(CommandError, "Give --email, --ip or both."):
             call_command("unlock_sign_in", reason="x")
+
+    def test_axes_own_reset_commands_refuse_and_point_to_unlock_sign_in(self):
+        AccessAttempt.objects.create(
+            username="desk@example.com", ip_address=IP, user_agent="x", failures_since_start=5
+        )
+        for name, args in (
+            ("axes_reset", []),
+            ("axes_reset_ip", [IP]),
+            ("axes_reset_username", ["desk@example.com"]),
+            ("axes_reset_ip_username", [IP, "desk@example.com"]),
+        ):
+            with self.subTest(name), self.assertRaisesMessage(CommandError, "unlock_sign_in"):
+                call_command(name, *args)
+        # Nothing was cleared behind the access log's back.
+        self.assertEqual(AccessAttempt.objects.count(), 1)
