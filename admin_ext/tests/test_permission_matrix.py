@@ -311,16 +311,37 @@ class PermissionMatrixTests(MatrixCase):
         return form
 
     def object_kind(
-        self, endpoint, *, url, reachable, get_ok, post, missing_ok=MISSING_ANSWERS, only=None
+        self,
+        endpoint,
+        *,
+        url=None,
+        reachable=None,
+        get_ok,
+        post,
+        missing_ok=MISSING_ANSWERS,
+        only=None,
     ):
         """GET and POST each target row's page; unreachable rows answer as a missing id.
 
-        ``url(obj)`` builds the URL (``obj`` None: a missing id); ``reachable(obj)``
-        says whether the persona may reach the row at all; ``get_ok(obj)`` the
-        outcomes of a reachable row's GET; ``post(obj, own_html)`` returns the
-        data to post, its outcomes and the writes it may make. ``only(obj)``
-        narrows the rows that have such a page at all.
+        ``url(obj)`` builds the URL (``obj`` None: a missing id); None, the usual
+        one: the endpoint's URL with the row's id (``MISSING`` for a missing id),
+        ``endpoint.reverse(obj.pk)``. ``reachable(obj)`` says whether the persona
+        may reach the row at all; None, the usual one: whether it may view the row
+        (``may(persona, "view", ...)``). ``get_ok(obj)`` the outcomes of a
+        reachable row's GET; ``post(obj, own_html)`` returns the data to post, its
+        outcomes and the writes it may make. ``only(obj)`` narrows the rows that
+        have such a page at all.
         """
+        if url is None:
+
+            def url(obj):
+                return endpoint.reverse(obj.pk if obj else self.MISSING)
+
+        if reachable is None:
+
+            def reachable(obj):
+                return may(self.persona, "view", endpoint.model_admin.opts, obj)
+
         targets = [o for o in self.targets(endpoint.model_admin) if only is None or only(o)]
         hidden = [o for o in targets if not reachable(o)]
         sample = (hidden or targets or [None])[0]
@@ -426,13 +447,7 @@ class PermissionMatrixTests(MatrixCase):
             forbidden = frozenset(forbidden_columns(persona, opts))
             return data, {"redirect"}, [Write(table, obj.pk, "update", forbidden, column or True)]
 
-        self.object_kind(
-            endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(persona, "view", opts, obj),
-            get_ok=lambda obj: {"ok"},
-            post=post,
-        )
+        self.object_kind(endpoint, get_ok=lambda obj: {"ok"}, post=post)
         self.check_forged_fields(endpoint)
 
     def check_forged_fields(self, endpoint):
@@ -484,11 +499,8 @@ class PermissionMatrixTests(MatrixCase):
         return other if other is not None else "Matrix"
 
     def page_history(self, endpoint):
-        opts = endpoint.model_admin.opts
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(self.persona, "view", opts, obj),
             get_ok=lambda obj: {"ok"},
             # A history list has no form; a POST to it writes nothing, for anyone.
             post=lambda obj, own: ({}, {"ok", "denied", "405"}, []),
@@ -517,11 +529,8 @@ class PermissionMatrixTests(MatrixCase):
 
     def page_failed_rows(self, endpoint):
         """An import job's failed rows as CSV: whoever may view the job downloads it."""
-        opts = endpoint.model_admin.opts
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(self.persona, "view", opts, obj),
             get_ok=lambda obj: {"file"},
             post=lambda obj, own: ({}, {"405"}, []),
         )
@@ -549,7 +558,6 @@ class PermissionMatrixTests(MatrixCase):
         self.object_kind(
             endpoint,
             url=url,
-            reachable=lambda obj: may(self.persona, "view", opts, obj),
             get_ok=lambda obj: {"ok"},
             post=post,
         )
@@ -592,8 +600,6 @@ class PermissionMatrixTests(MatrixCase):
 
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(persona, "view", opts, obj),
             get_ok=lambda obj: {"ok"} if may(persona, "delete", opts, obj) else {"denied"},
             post=post,
         )
@@ -612,8 +618,6 @@ class PermissionMatrixTests(MatrixCase):
 
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(persona, "view", opts, obj),
             get_ok=lambda obj: {"ok"} if may(persona, "change", opts, obj) else {"denied"},
             post=post,
         )
@@ -634,19 +638,14 @@ class PermissionMatrixTests(MatrixCase):
 
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(persona, "view", opts, obj),
             get_ok=lambda obj: {"ok"} if may(persona, "change", opts, obj) else {"denied"},
             post=post,
         )
 
     def page_old_change_url(self, endpoint):
         """``<id>/``: Django's redirect to ``<id>/change/``, the same for any id."""
-        opts = endpoint.model_admin.opts
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
-            reachable=lambda obj: may(self.persona, "view", opts, obj),
             get_ok=lambda obj: {"redirect"},
             post=lambda obj, own: ({}, {"redirect"}, []),
             missing_ok={"redirect"},
@@ -663,7 +662,6 @@ class PermissionMatrixTests(MatrixCase):
 
         self.object_kind(
             endpoint,
-            url=lambda obj: endpoint.reverse(obj.pk if obj else self.MISSING),
             reachable=lambda obj: may(persona, "share", opts, obj),
             get_ok=lambda obj: {"ok"},
             post=post,
@@ -727,7 +725,6 @@ class PermissionMatrixTests(MatrixCase):
         self.object_kind(
             endpoint,
             url=url,
-            reachable=lambda obj: may(persona, "view", opts, obj),
             get_ok=lambda obj: {"ok", "denied"}
             if may(persona, "change", opts, obj)
             else {"denied"},
