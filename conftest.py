@@ -1,9 +1,12 @@
 """Project-wide pytest configuration."""
 
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+
+_TEST_DB_FOLDER = pytest.StashKey[Path]()
 
 # The browser tests' fixtures (browser, page, personas) for every app's test_browser_*.py,
 # and the real `make serve` server (production_server, serve: backoffice/tests/server.py).
@@ -27,6 +30,14 @@ def pytest_configure(config):
     if database["ENGINE"] == "django.db.backends.sqlite3":
         folder = Path(tempfile.mkdtemp(prefix="backoffice-test-db-"))
         database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
+        config.stash[_TEST_DB_FOLDER] = folder
+
+
+def pytest_unconfigure(config):
+    # The folder of the SQLite test database; Django has deleted the file by now.
+    folder = config.stash.get(_TEST_DB_FOLDER, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="session")
