@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from admin_ext.audit.models import AccessLog
 from admin_ext.audit.services import log_access
-from admin_ext.testing import ClinicTestCase
+from admin_ext.audit.tests.trail_data import TrailDataTestCase
+from admin_ext.dashboard.tests.reading import text
 from clinic import services
 from clinic.models import Patient
 from people import roles
@@ -25,26 +26,14 @@ def rows(response) -> list[str]:
     """The text of each event row on the page, in order."""
     html = response.content.decode()
     found = re.findall(r'<tr class="audit-event[^"]*">(.*?)</tr>', html, re.S)
-    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in found]
+    return [text(row) for row in found]
 
 
-class TrailTestCase(ClinicTestCase):
-    """Personas plus a few events: a change with a reason on each patient, and views."""
+class TrailTestCase(TrailDataTestCase):
+    """Personas plus a few events: a change with a reason on each patient, and views
+    and a sign-in (``trail_data``)."""
 
-    @classmethod
-    def setUpTestData(cls):
-        super().setUpTestData()
-        cls.alice_patient.city = "Salem"
-        services.patient_save(patient=cls.alice_patient, actor=cls.admin, reason="Moved house")
-        cls.other_patient.city = "Lowell"
-        services.patient_save(patient=cls.other_patient, actor=cls.admin, reason="Other moved")
-        cls.alice_view = log_access(
-            action=AccessLog.Action.VIEW, actor=cls.alice, obj=cls.alice_patient
-        )
-        cls.other_view = log_access(
-            action=AccessLog.Action.VIEW, actor=cls.auditor, obj=cls.other_patient
-        )
-        cls.sign_in = log_access(action=AccessLog.Action.LOGIN, actor=cls.front_desk)
+    access_rows = True
 
     def get(self, user, query=""):
         self.login(user)
