@@ -108,7 +108,7 @@ class OwnPasswordChangeForm(_SelfServicePasswordSave, admin_forms.AdminPasswordC
 
 
 class PasswordResetRequestForm(auth_forms.PasswordResetForm):
-    """ "Forgotten your password?": Django's form, its emails sent through
+    """The "Forgotten your password?" form: Django's, its emails sent through
     ``people.services.password_reset_request`` (throttled, access-logged)."""
 
     def save(self, *, request, **options):

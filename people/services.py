@@ -18,10 +18,11 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_ratelimit.core import is_ratelimited
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from admin_ext.audit.models import AccessLog
-from admin_ext.audit.services import log_access, request_of
+from admin_ext.audit.services import client_ip, log_access, request_of
 from people import invitations, roles
 from people.models import Profile, User
 from people.two_factor import authenticator, is_required, recovery_device
@@ -151,10 +152,6 @@ def password_reset_request(*, email: str, request, send) -> bool:
     anyone may type an address), the user it names if any as its object, and
     ``throttled`` in its detail. Returns whether ``send`` ran.
     """
-    from django_ratelimit.core import is_ratelimited
-
-    from people.lockouts import request_ip
-
     email = email.strip()
     counters = (
         (
@@ -164,7 +161,7 @@ def password_reset_request(*, email: str, request, send) -> bool:
         ),
         (
             RESET_GROUP_IP,
-            lambda _group, request: request_ip(request) or "",
+            lambda _group, request: client_ip(request) or "",
             settings.PASSWORD_RESET_RATE_PER_IP,
         ),
     )
