@@ -13,6 +13,11 @@ class UserManager(DjangoUserManager):
 
     use_in_migrations = True
 
+    def named_by(self, email: str | None):
+        """The user whose email is ``email`` in any case, as sign-in matches it; None for
+        an empty or unknown email (a failed sign-in, an unlock, a reset request)."""
+        return self.filter(email__iexact=email).first() if email else None
+
     def _create_user(self, email, password, **extra_fields):
         if not email:
             raise ValueError("An email address is required.")

@@ -173,7 +173,7 @@ def password_reset_request(*, email: str, request, send) -> bool:
     throttled = any(limited)
     if not throttled:
         send()
-    user = User.objects.filter(email__iexact=email).first() if email else None
+    user = User.objects.named_by(email)
     log_access(
         action=AccessLog.Action.RESET_REQUESTED,
         request=request,
@@ -306,7 +306,7 @@ def lockout_clear(
         cleared = reset(ip=ip_address, username=email, ip_or_username=True)
     else:
         cleared = reset(ip=ip_address or None, username=email)
-    user = User.objects.filter(email__iexact=email).first() if email else None
+    user = User.objects.named_by(email)
     described = " and ".join(filter(None, [email, ip_address]))
     target = {"obj": user} if user else {"object_repr": f"Sign-in lockout of {described}"}
     log_access(

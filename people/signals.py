@@ -70,7 +70,7 @@ def record_login_failure(sender, credentials, request=None, **kwargs):
     from django.contrib.auth import get_user_model
 
     email = str(credentials.get("username") or credentials.get("email") or "")[:254]
-    user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    user = get_user_model().objects.named_by(email)
     fields = request_fields(request)
     LoginEvent.objects.create(
         user=user,

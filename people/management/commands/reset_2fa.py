@@ -25,7 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email, reason, **options):
-        user = User.objects.filter(email__iexact=User.objects.normalize_email(email)).first()
+        user = User.objects.named_by(email)
         if user is None:
             raise CommandError(f"No user with the email {email!r}.")
         try:
